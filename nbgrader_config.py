@@ -1,0 +1,38 @@
+"""nbgrader configuration for Backprop from the Ground Up (nbgrader 0.9).
+
+Paths are relative to this file's folder, so a copy of the course (as the tests make) is self-contained.
+"""
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+HERE = Path(__file__).resolve().parent
+
+c.CourseDirectory.course_id = "backprop"
+c.CourseDirectory.root = str(HERE)
+c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{HERE / 'gradebook.db'}")
+
+# Students hand in through this folder (JupyterLab's Assignment List); it must exist.
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(HERE / "exchange"))
+c.Exchange.path_includes_course = True
+
+# Per-cell limit.  Heavy demonstration cells shrink under NBGRADER_EXECUTION, so 60 s is generous
+# for every answer and test cell; an infinite loop costs one minute, not the whole grading run.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# A test cell the student deleted is put back and graded instead of silently scoring None.
+c.OverwriteCells.add_missing_cells = True
+
+# What replaces a solution in the release: say what to do instead of a bare NotImplementedError.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\nraise NotImplementedError(\"replace this line with your code\")",
+}
+
+# Feedback shows each test's points and diagnostic message, never hidden test code (see course/feedback.py).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The two set-up commands of the course, for a fresh machine with only Python 3.11.
+
+    python3 run.py demo   build every assignment and grade the example submissions
+    python3 run.py test   run the whole test suite
+    python3 run.py lab    open JupyterLab on the release notebooks
+    python3 run.py course ARGS...   any `course` sub-command inside the environment
+
+Each creates `.venv/` on first use and installs the pinned `requirements.txt` plus the `course`
+package; later runs reuse it until requirements.txt changes.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".requirements.sha256"
+
+
+def _requirements_digest():
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv():
+    wanted = _requirements_digest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not PYTHON.exists():
+        print(f"Creating the virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("Installing the pinned requirements (about a minute the first time) ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run(pip + ["-r", str(ROOT / "requirements.txt")], check=True)
+    subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if sys.version_info < (3, 10):
+        sys.exit("Python 3.10 or newer is needed (3.11 is what the course is tested with).")
+    ensure_venv()
+    env = dict(os.environ, PYTHONNOUSERSITE="1")
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        args = [str(PYTHON), "-m", "course", "demo", *rest]
+    elif command == "test":
+        args = [str(PYTHON), "-m", "pytest", *rest]
+    elif command == "lab":
+        args = [str(VENV / "bin" / "jupyter"), "lab", "release", *rest]
+    elif command == "course":
+        args = [str(PYTHON), "-m", "course", *rest]
+    else:
+        sys.exit(f"Unknown command {command!r}. Use one of: demo, test, lab, course.")
+    return subprocess.run(args, cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
