@@ -50,7 +50,8 @@ def main(argv):
     if sys.version_info < (3, 10):
         sys.exit("Python 3.10 or newer is needed (3.11 is what the course is tested with).")
     ensure_venv()
-    env = dict(os.environ, PYTHONNOUSERSITE="1")
+    env = dict(os.environ, PYTHONNOUSERSITE="1", VIRTUAL_ENV=str(VENV),
+               PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     command, rest = argv[0], argv[1:]
     if command == "demo":
         args = [str(PYTHON), "-m", "course", "demo", *rest]

@@ -1,0 +1,147 @@
+"""The `course` command: the instructor's workflow around nbgrader.
+
+    course demo                         generate everything, grade the example submissions, show the table
+    course generate [ASSIGNMENT ...]    source/ -> release/ (nbgrader generate_assignment)
+    course grade ASSIGNMENT [--student S ...]   autograde submitted/ and print a status per submission
+    course feedback ASSIGNMENT          feedback/ HTML without hidden test code
+    course export [--csv grades.csv]    scores and statuses of everything graded so far
+
+Run it from the course folder (the one with nbgrader_config.py), e.g. `python3 run.py course grade 02-computation-graphs`.
+"""
+import argparse
+import json
+import sys
+import time
+
+from course import examples as example_submissions
+from course.grading import GRADED, NO_SUBMISSION, Grader, Result, table, write_csv
+from course.layout import Course, CourseError
+
+STATUS_FILE = "grading_status.json"
+
+
+def _progress(i, n, text):
+    print(f"  [{i}/{n}] {text}", flush=True)
+
+
+def _load_status(course):
+    path = course.root / STATUS_FILE
+    if not path.exists():
+        return {}
+    return {(r["student"], r["assignment"]): Result(**r) for r in json.loads(path.read_text())}
+
+
+def _save_status(course, results):
+    known = _load_status(course)
+    known.update({(r.student, r.assignment): r for r in results})
+    rows = [vars(r) for _, r in sorted(known.items())]
+    (course.root / STATUS_FILE).write_text(json.dumps(rows, indent=1))
+
+
+def generate(grader, assignments):
+    for i, name in enumerate(assignments, 1):
+        start = time.perf_counter()
+        grader.generate(name)
+        _progress(i, len(assignments), f"{name} -> release/{name}/ ({time.perf_counter() - start:.1f} s)")
+
+
+def grade(grader, assignment, students):
+    results = []
+    for i, student in enumerate(students, 1):
+        result = grader.autograde(student, assignment)
+        _progress(i, len(students), f"{assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
+        results.append(result)
+    _save_status(grader.course, results)
+    return results
+
+
+def feedback(grader, results):
+    graded = [r for r in results if r.status == GRADED]
+    for i, r in enumerate(graded, 1):
+        files = grader.feedback(r.student, r.assignment)
+        _progress(i, len(graded), f"feedback/{r.student}/{r.assignment}/{files[0].name if files else '?'}")
+
+
+def cmd_demo(grader, args):
+    course = grader.course
+    names = course.assignments()
+    t0 = time.perf_counter()
+    print(f"1. Generating {len(names)} assignments from source/ (nbgrader generate_assignment)", flush=True)
+    generate(grader, names)
+
+    print("2. Example submissions in submitted/ (existing folders are never overwritten)", flush=True)
+    todo = {}
+    for ex in example_submissions.examples(course):
+        written = example_submissions.put_in_place(course, ex)
+        print(f"     {'wrote' if written else 'kept '} submitted/{ex.student}/{ex.assignment}: {ex.what}")
+        todo.setdefault(ex.assignment, []).append(ex.student)
+
+    print("3. Autograding", flush=True)
+    results = []
+    for assignment in names:
+        results += grade(grader, assignment, todo.get(assignment, []))
+
+    print("4. Feedback (hidden tests removed, diagnostic messages kept)", flush=True)
+    feedback(grader, results)
+
+    csv_path = write_csv(results, course.root / "grades.csv")
+    print(f"5. Grades exported to {csv_path.name}\n")
+    print(table(results, names))
+    print(f"\nDone in {time.perf_counter() - t0:.0f} s. Feedback: feedback/<student>/<assignment>/*.html")
+    return 0
+
+
+def cmd_generate(grader, args):
+    generate(grader, [grader.course.check_assignment(a) for a in args.assignments] or grader.course.assignments())
+    return 0
+
+
+def cmd_grade(grader, args):
+    assignment = grader.course.check_assignment(args.assignment)
+    students = args.student or grader.course.students()
+    if not students:
+        raise CourseError(f"nothing to grade: {grader.course.submitted} holds no student folders")
+    results = grade(grader, assignment, students)
+    print()
+    print(table(results, [assignment]))
+    return 0 if all(r.status in (GRADED, NO_SUBMISSION) for r in results) else 1
+
+
+def cmd_feedback(grader, args):
+    assignment = grader.course.check_assignment(args.assignment)
+    results = [r for (s, a), r in _load_status(grader.course).items() if a == assignment]
+    if not results:
+        raise CourseError(f"nothing graded yet for {assignment}: run `course grade {assignment}` first")
+    feedback(grader, results)
+    return 0
+
+
+def cmd_export(grader, args):
+    results = list(_load_status(grader.course).values())
+    path = write_csv(results, grader.course.root / args.csv)
+    print(table(results, grader.course.assignments()))
+    print(f"\nWrote {path}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="generate everything and grade the example submissions")
+    p = sub.add_parser("generate", help="source/ -> release/")
+    p.add_argument("assignments", nargs="*")
+    p = sub.add_parser("grade", help="autograde submitted/")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p = sub.add_parser("feedback", help="write feedback HTML for what was graded")
+    p.add_argument("assignment")
+    p = sub.add_parser("export", help="write the grades CSV")
+    p.add_argument("--csv", default="grades.csv")
+    args = parser.parse_args(argv)
+    grader = Grader(Course.here())
+    try:
+        return globals()[f"cmd_{args.command}"](grader, args)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

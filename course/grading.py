@@ -1,0 +1,206 @@
+"""Run nbgrader for the course: generate, autograde, feedback and export, with a status per submission.
+
+nbgrader's own export writes 0.0 for a submission whose grading crashed.  Here every submission gets
+a :class:`Result` whose ``status`` is ``"graded"`` or says why it was not graded, and that status goes
+into every table and CSV.  Nothing under submitted/ is ever written.
+"""
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course.layout import Course, CourseError
+
+GRADED = "graded"
+NOT_GRADED = "not graded"
+NO_SUBMISSION = "no submission"
+
+
+@dataclass
+class Result:
+    student: str
+    assignment: str
+    status: str
+    score: float = None
+    max_score: float = None
+    reason: str = ""
+    seconds: float = 0.0
+    cells: dict = field(default_factory=dict)  # grade_id -> (score, max_score)
+
+    def summary(self):
+        if self.status == GRADED:
+            return f"{_num(self.score)}/{_num(self.max_score)}"
+        return f"{self.status}: {self.reason}" if self.reason else self.status
+
+
+def _num(x):
+    return f"{x:g}" if x is not None else "-"
+
+
+class Grader:
+    """nbgrader's API for one course folder, loaded once (each nbgrader command costs seconds of start-up)."""
+
+    def __init__(self, course=None, log=print):
+        self.course = course or Course()
+        self.log = log
+        self._api = None
+
+    @property
+    def api(self):
+        if self._api is None:
+            from nbgrader.apps import NbGraderAPI
+            from nbgrader.coursedir import CourseDirectory
+            from traitlets.config.loader import PyFileConfigLoader
+
+            # nbgrader runs `alembic` and kernels by name: use this environment's, not whatever PATH finds.
+            bindir = str(Path(sys.executable).parent)
+            if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+                os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+            config_file = self.course.root / "nbgrader_config.py"
+            if not config_file.exists():
+                raise CourseError(f"{config_file} is missing: run the course command inside the course folder")
+            config = PyFileConfigLoader(config_file.name, path=str(self.course.root)).load_config()
+            config.CourseDirectory.root = str(self.course.root)
+            self._api = NbGraderAPI(CourseDirectory(config=config), config=config)
+            logging.getLogger("traitlets").setLevel(logging.ERROR)
+        return self._api
+
+    # -- generate ------------------------------------------------------------------------------
+    def generate(self, assignment):
+        self.course.check_assignment(assignment)
+        out = self._quiet(self.api.generate_assignment, assignment, force=True)
+        if not out["success"]:
+            raise CourseError(f"nbgrader could not generate {assignment}:\n{_last_error(out)}")
+
+    # -- autograde -----------------------------------------------------------------------------
+    def preflight(self, student, assignment):
+        """Why this submission cannot be graded, or "" if it looks gradable. Reads, never writes."""
+        folder = self.course.submitted / student / assignment
+        if not (self.course.submitted / student).is_dir():
+            return NO_SUBMISSION, f"unknown student: there is no folder {self.course.submitted / student}"
+        if not folder.is_dir():
+            return NO_SUBMISSION, f"no folder {folder}"
+        for name in self.course.notebook_names(assignment):
+            path = folder / name
+            if not path.exists():
+                found = sorted(p.name for p in folder.glob("*.ipynb"))
+                if found:
+                    return NOT_GRADED, f"{path} is missing (found {', '.join(found)}: the notebook must keep its name {name})"
+                return NOT_GRADED, f"{path} is missing (the folder holds no notebook)"
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as exc:
+                return NOT_GRADED, f"{path} is not a readable notebook (corrupt JSON: {str(exc).splitlines()[0][:120]})"
+            except Exception as exc:  # nbformat raises a variety of errors for broken files
+                return NOT_GRADED, f"{path} could not be read: {type(exc).__name__}: {str(exc)[:120]}"
+            if not any("nbgrader" in c.get("metadata", {}) for c in nb.cells):
+                return NOT_GRADED, (f"{path} has lost its nbgrader cell metadata (some editors strip it): "
+                                    "ask the student to copy their answers into a fresh release copy")
+        return GRADED, ""
+
+    def autograde(self, student, assignment):
+        start = time.perf_counter()
+        status, reason = self.preflight(student, assignment)
+        if status != GRADED:
+            return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start)
+        out = self._quiet(self.api.autograde, assignment, student, force=True, create=True)
+        result = self.result(student, assignment)
+        result.seconds = time.perf_counter() - start
+        if not out["success"] and result.status == GRADED:
+            result.status, result.reason = NOT_GRADED, _failure_reason(out)
+        elif result.status != GRADED and not result.reason:
+            result.reason = _failure_reason(out)
+        return result
+
+    def result(self, student, assignment):
+        """What the gradebook says of a submission; a crashed grading has no auto_score."""
+        from nbgrader.api import MissingEntry
+
+        gb = self.api.gradebook
+        try:
+            with contextlib.closing(gb):
+                sub = gb.find_submission(assignment, student)
+                cells = {}
+                crashed = False
+                for nb in sub.notebooks:
+                    for grade in nb.grades:
+                        if grade.auto_score is None and grade.manual_score is None:
+                            crashed = True
+                        cells[grade.name] = (grade.score, grade.max_score)
+                score, max_score = sub.score, sub.max_score
+        except MissingEntry:
+            return Result(student, assignment, NOT_GRADED, reason="nbgrader recorded no submission")
+        if crashed or not (self.course.autograded / student / assignment).exists():
+            return Result(student, assignment, NOT_GRADED, reason="grading did not finish", cells=cells)
+        return Result(student, assignment, GRADED, score, max_score, cells=cells)
+
+    # -- feedback ------------------------------------------------------------------------------
+    def feedback(self, student, assignment):
+        out = self._quiet(self.api.generate_feedback, assignment, student, force=True)
+        if not out["success"]:
+            raise CourseError(f"no feedback for {student}/{assignment}: {_last_error(out)}")
+        return sorted((self.course.feedback / student / assignment).glob("*.html"))
+
+    @staticmethod
+    def _quiet(fn, *args, **kwargs):
+        """nbgrader prints a great deal; keep its words for error messages only."""
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return fn(*args, **kwargs)
+
+
+def _last_error(out):
+    text = out.get("error") or out.get("log") or "unknown error"
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+def _failure_reason(out):
+    text = (out.get("log") or "") + (out.get("error") or "")
+    if "Timeout" in text or "CellTimeoutError" in text or "timed out" in text:
+        return "timed out (a cell ran longer than the per-cell limit)"
+    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text.lower():
+        return "the kernel died (the notebook exited the process or ran out of memory)"
+    return _last_error(out)[:200]
+
+
+def write_csv(results, path):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "assignment", "status", "score", "max_score", "reason"])
+        for r in results:
+            w.writerow([r.student, r.assignment, r.status,
+                        "" if r.score is None else r.score, "" if r.max_score is None else r.max_score, r.reason])
+    return Path(path)
+
+
+def table(results, assignments):
+    """A plain-text student × assignment table of scores or reasons."""
+    by = {(r.student, r.assignment): r for r in results}
+    students = sorted({r.student for r in results})
+    header = ["student"] + assignments
+    rows = [[s] + [_cell(by.get((s, a))) for a in assignments] for s in students]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*row) for row in rows]
+    notes = [f"  {r.student} / {r.assignment}: {r.status}: {r.reason}" for r in results
+             if r.status == NOT_GRADED]
+    if notes:
+        lines += ["", "Not graded (never counted as 0):"] + notes
+    return "\n".join(lines)
+
+
+def _cell(result):
+    if result is None or result.status == NO_SUBMISSION:
+        return "—"
+    if result.status == GRADED:
+        return result.summary()
+    return "NOT GRADED"
