@@ -8,6 +8,7 @@ last line: the check's diagnostic message.
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 HIDDEN_NOTE = "# (hidden test: its code is not shown; its result is below)\n"
@@ -41,6 +42,8 @@ def is_test_cell(cell):
 
 class HideHiddenTests(Preprocessor):
     """Hidden test code out, diagnostic messages in, for every test cell of a feedback notebook."""
+
+    enabled = Bool(True)  # nbconvert registers configured preprocessors disabled unless they say otherwise
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and is_test_cell(cell):

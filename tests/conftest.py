@@ -1,0 +1,86 @@
+"""Shared fixtures: a copy of the course in a temporary folder, generated and graded once per session.
+
+The pipeline tests run the real nbgrader (generate_assignment, autograde, generate_feedback) on the real
+notebooks.  Grading is the slow part, so every notebook's submissions (perfect, untouched, each mistake
+of the catalogue) are autograded once, in one worker process per notebook, and the tests read the results.
+"""
+import importlib
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import matplotlib
+import nbformat
+import pytest
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course import submissions  # noqa: E402
+from course.layout import Course  # noqa: E402
+
+ASSIGNMENTS = Course(ROOT).assignments()
+
+
+def make_course_copy(dest):
+    """A self-contained course folder: config and source/, nothing generated yet."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    shutil.copytree(ROOT / "source", dest / "source")
+    return Course(dest)
+
+
+def catalogue(assignment):
+    stem = Course(ROOT).source_notebook(assignment).stem
+    try:
+        return importlib.import_module(f"tests.mistakes.{stem}").MISTAKES
+    except ModuleNotFoundError:
+        return []
+
+
+def submission_notebooks(course, assignment):
+    """student id -> notebook: the perfect answer, the untouched release copy, and each catalogued mistake."""
+    source = nbformat.read(course.source_notebook(assignment), as_version=4)
+    release = nbformat.read(course.release_notebook(assignment), as_version=4)
+    subs = {"perfect": submissions.perfect(source, release), "untouched": release}
+    for mistake in catalogue(assignment):
+        subs[f"mistake-{mistake.name}"] = submissions.with_mistake(source, release, mistake)
+    return subs
+
+
+def write_submission(course, student, assignment, nb):
+    folder = course.submitted / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / course.notebook_names(assignment)[0])
+
+
+def _grade_assignment(root, assignment):
+    """Worker: generate one assignment in its own course copy, autograde every submission, make feedback."""
+    from course.grading import Grader
+
+    course = Course(Path(root))
+    grader = Grader(course, log=lambda *a: None)
+    grader.generate(assignment)
+    results = {}
+    for student, nb in submission_notebooks(course, assignment).items():
+        write_submission(course, student, assignment, nb)
+        result = grader.autograde(student, assignment)
+        if result.status == "graded":
+            grader.feedback(student, assignment)
+        results[student] = result
+    return results
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """assignment -> (Course, {student: Result}); each assignment graded in its own course copy, in parallel."""
+    roots = {a: make_course_copy(tmp_path_factory.mktemp(a)) for a in ASSIGNMENTS}
+    workers = max(1, min(len(ASSIGNMENTS), os.cpu_count() or 1))
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {a: pool.submit(_grade_assignment, str(c.root), a) for a, c in roots.items()}
+        return {a: (roots[a], f.result()) for a, f in futures.items()}

@@ -1,0 +1,69 @@
+"""The real nbgrader pipeline on every notebook: the solution gets full marks, the untouched release copy
+gets 0 (graded, not crashed), each catalogued mistake loses the points of the right cells, the solution
+runs top to bottom without an error, and the feedback keeps hidden tests secret."""
+import html
+import re
+
+import nbformat
+import pytest
+
+from tests.conftest import ASSIGNMENTS, catalogue
+
+CASES = [(a, m) for a in ASSIGNMENTS for m in catalogue(a)]
+
+
+def _text(html_path):
+    """What a reader sees in a feedback page: tags removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_path.read_text()))
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_gets_full_marks_and_runs_without_errors(graded, assignment):
+    course, results = graded[assignment]
+    perfect = results["perfect"]
+    assert perfect.status == "graded", perfect.reason
+    assert perfect.score == perfect.max_score > 0, perfect.cells
+    autograded = nbformat.read(next((course.autograded / "perfect" / assignment).glob("*.ipynb")), as_version=4)
+    errors = [c.source[:80] for c in autograded.cells if c.cell_type == "code"
+              and any(o.get("output_type") == "error" for o in c.outputs)]
+    assert not errors, f"cells that raised in the solution notebook: {errors}"
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_release_is_graded_and_scores_zero(graded, assignment):
+    untouched = graded[assignment][1]["untouched"]
+    assert untouched.status == "graded", untouched.reason
+    assert untouched.score == 0 and untouched.max_score > 0
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment,mistake", CASES, ids=[f"{a}:{m.name}" for a, m in CASES])
+def test_each_mistake_loses_points_where_it_should(graded, assignment, mistake):
+    result = graded[assignment][1][f"mistake-{mistake.name}"]
+    assert result.status == "graded", result.reason
+    assert mistake.loses, "a catalogued mistake names the cells it must lose"
+    for cell in mistake.loses:
+        score, max_score = result.cells[cell]
+        assert score < max_score, f"{mistake.description}: {cell} still earned {score}/{max_score}"
+    assert result.score < result.max_score
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_shows_messages_but_no_hidden_test_line(graded, assignment):
+    from tests.test_notebooks import _hidden_lines, _source
+
+    course, results = graded[assignment]
+    hidden = _hidden_lines(_source(assignment))
+    pages = sorted(course.feedback.rglob("*.html"))
+    assert len(pages) == sum(r.status == "graded" for r in results.values())
+    for page in pages:
+        text = _text(page)
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{page} shows hidden test lines: {leaked}"
+        assert "Hidden test" in text
+    failing = [p for p in pages if "mistake-" in str(p)]
+    if failing:
+        assert any("✗" in _text(p) for p in failing), "feedback keeps the diagnostic messages"
