@@ -83,26 +83,27 @@ class Grader:
     # -- autograde -----------------------------------------------------------------------------
     def preflight(self, student, assignment):
         """Why this submission cannot be graded, or "" if it looks gradable. Reads, never writes."""
+        rel = lambda p: p.relative_to(self.course.root)  # noqa: E731 (short paths read better in tables)
         folder = self.course.submitted / student / assignment
         if not (self.course.submitted / student).is_dir():
-            return NO_SUBMISSION, f"unknown student: there is no folder {self.course.submitted / student}"
+            return NO_SUBMISSION, f"unknown student: there is no folder {rel(self.course.submitted / student)}"
         if not folder.is_dir():
-            return NO_SUBMISSION, f"no folder {folder}"
+            return NO_SUBMISSION, f"no folder {rel(folder)}"
         for name in self.course.notebook_names(assignment):
             path = folder / name
             if not path.exists():
                 found = sorted(p.name for p in folder.glob("*.ipynb"))
                 if found:
-                    return NOT_GRADED, f"{path} is missing (found {', '.join(found)}: the notebook must keep its name {name})"
-                return NOT_GRADED, f"{path} is missing (the folder holds no notebook)"
+                    return NOT_GRADED, f"{rel(path)} is missing (found {', '.join(found)}: the notebook must keep its name)"
+                return NOT_GRADED, f"{rel(path)} is missing (the folder holds no notebook)"
             try:
                 nb = nbformat.read(path, as_version=4)
-            except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as exc:
-                return NOT_GRADED, f"{path} is not a readable notebook (corrupt JSON: {str(exc).splitlines()[0][:120]})"
+            except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError):
+                return NOT_GRADED, f"{rel(path)} is corrupt (not valid notebook JSON)"
             except Exception as exc:  # nbformat raises a variety of errors for broken files
-                return NOT_GRADED, f"{path} could not be read: {type(exc).__name__}: {str(exc)[:120]}"
+                return NOT_GRADED, f"{rel(path)} could not be read: {type(exc).__name__}: {str(exc)[:120]}"
             if not any("nbgrader" in c.get("metadata", {}) for c in nb.cells):
-                return NOT_GRADED, (f"{path} has lost its nbgrader cell metadata (some editors strip it): "
+                return NOT_GRADED, (f"{rel(path)} has lost its nbgrader cell metadata (some editors strip it): "
                                     "ask the student to copy their answers into a fresh release copy")
         return GRADED, ""
 
@@ -191,7 +192,7 @@ def table(results, assignments):
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in rows]
-    notes = [f"  {r.student} / {r.assignment}: {r.status}: {r.reason}" for r in results
+    notes = [f"  {r.student} / {r.assignment}: {r.reason}" for r in results
              if r.status == NOT_GRADED]
     if notes:
         lines += ["", "Not graded (never counted as 0):"] + notes
