@@ -110,8 +110,8 @@ def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=
                           mistake="not numbers")
     if act.shape != exp.shape:
         hint = diagnose(exp, act, alternatives, batch_size)
-        msg = f"{name}: expected shape {exp.shape}, got {act.shape}."
-        return Comparison(name, False, msg + (f" Likely mistake: {hint}." if hint else ""), mistake=hint or "shape")
+        msg = f"{name}: expected shape {exp.shape}, got {act.shape}"
+        return Comparison(name, False, msg + (f"\n    likely mistake: {hint}" if hint else ""), mistake=hint or "shape")
     if not _isfinite(act).all():
         return Comparison(name, False, f"{name}: contains nan or inf.", mistake="not finite")
     judged = np.ones(exp.shape, dtype=bool) if skip is None else ~_asarray(skip, dtype=bool)
@@ -124,10 +124,10 @@ def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=
         note = f" ({int((~judged).sum())} entries next to a kink not judged)" if skip is not None and (~judged).any() else ""
         return Comparison(name, True, f"{name}: correct (max relative error {error:.1e}){note}.", error)
     worst = _unravel_index(_argmax(_asarray(rel * bad)), exp.shape) if exp.ndim else ()
-    where = f" at index {tuple(int(i) for i in worst)}" if exp.ndim else ""
+    where = f" at {tuple(int(i) for i in worst)}" if exp.ndim else ""
     hint = diagnose(exp, act, alternatives, batch_size)
-    msg = (f"{name}: wrong in {int(bad.sum())} of {exp.size} entries; max relative error {error:.1e}{where} "
-           f"(expected {exp[worst]:.6g}, got {act[worst]:.6g}).")
+    msg = (f"{name}: {int(bad.sum())} of {exp.size} entries wrong (max relative error {error:.1e}{where}: "
+           f"expected {exp[worst]:.6g}, got {act[worst]:.6g})")
     if hint:
-        msg += f" Likely mistake: {hint}."
+        msg += f"\n    likely mistake: {hint}"
     return Comparison(name, False, msg, error, hint or "")

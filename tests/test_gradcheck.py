@@ -81,7 +81,7 @@ def test_compare_reports_shape_and_worst_index():
     wrong = g.copy()
     wrong[1, 2] = 5.0
     result = compare("db", g, wrong)
-    assert "index (1, 2)" in result.message and "1 of 6 entries" in result.message
+    assert "at (1, 2)" in result.message and "1 of 6 entries wrong" in result.message
     result = compare("dW", np.ones((2, 3)), np.ones((4, 3)))
     assert "expected shape (2, 3), got (4, 3)" in result.message
 

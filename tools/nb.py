@@ -6,6 +6,8 @@ helpers only spare a script-writing author the nbgrader metadata.  Usage::
     from tools.nb import md, setup, answer, test, hidden_test, write
     write("source/02-computation-graphs/computation_graphs.ipynb", [md("# ..."), setup("import ..."), ...])
 """
+import textwrap
+
 import nbformat
 
 SCHEMA = 3
@@ -45,8 +47,9 @@ def test(grade_id, points, text):
 
 def hidden_test(grade_id, points, what, call):
     """A locked test cell whose ``call`` is hidden from students; ``what`` tells them what it checks."""
-    text = (f"# Hidden test ({points} point{'s' if points != 1 else ''}): {what}\n"
-            f"### BEGIN HIDDEN TESTS\n{call.strip()}\n### END HIDDEN TESTS")
+    header = textwrap.wrap(f"Hidden test ({points} point{'s' if points != 1 else ''}): {what}", 100)
+    text = "\n".join(f"# {line}" for line in header)
+    text += f"\n### BEGIN HIDDEN TESTS\n{call.strip()}\n### END HIDDEN TESTS"
     return test(grade_id, points, text)
 
 

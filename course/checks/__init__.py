@@ -67,6 +67,8 @@ class Checklist:
 
     def close(self, name, actual, expected, rtol=1e-7):
         """Record whether a value equals the expected number(s)."""
+        if actual is None:
+            return self.expect(False, f"{name}: got None (a missing value or a missing `return`?)")
         try:
             act = _asarray(actual, dtype=float)
         except (TypeError, ValueError):
@@ -115,5 +117,7 @@ def _fmt(a):
 
 def expect_close(name, actual, expected, rtol=1e-7):
     """A visible-test helper: assert that ``actual`` equals ``expected`` with a readable message."""
-    with checklist(name) as c:
-        c.close(name, actual, expected, rtol)
+    c = Checklist(name)
+    if not c.close(name, actual, expected, rtol):
+        raise CheckFailed(f"✗ {c.failed[0]}")
+    print(f"✓ {c.passed[0]}")

@@ -36,7 +36,7 @@ def _check_binary_layer(title, layer_class, op, alternatives, seed, grads_at_2_3
             expected = numerical_gradients(lambda a, b: float((op(a, b) * dout).sum()), x.copy(), y.copy())
             for name, exp, act in zip(("dx", "dy"), expected, grads):
                 wrong = alternatives(x, y, dout, name)
-                c.gradient(f"{name} for shape {shape} with a random dout", exp, act, alternatives=wrong)
+                c.gradient(f"{name} (shape {shape}, random dout)", exp, act, alternatives=wrong)
         # Two layers in one graph must not share what they remember from forward.
         first, second = layer_class(), layer_class()
         c.call("forward", first.forward, 2.0, 3.0)
