@@ -1,0 +1,390 @@
+"""Scalar computation graphs (계산 그래프) and their drawings.
+
+A :class:`Graph` describes a small calculation node by node; the course code (not the student) computes
+its forward values (순전파) and the gradient at every node (역전파), and :func:`draw` pictures it the
+way chapter 5 of the book does: operations in circles, inputs as plain labels on the left, forward values
+above the edges and gradients below them.
+
+    g = Graph("apple")
+    a = g.input("apple", 100)
+    n = g.input("apple_num", 2)
+    p = g.node("apple_price", "×", a, n)
+    g.node("price", "×c", p, const=1.1)
+    g.forward()["price"]              # 220.0 (up to float noise)
+    g.backward()["apple"]             # 2.2
+    draw(g, backward=True)
+
+To change an input, set ``g.values[name]`` and call :meth:`Graph.forward` again.
+"""
+import math
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+
+# Each operation: forward formula, and next to it the local derivatives d(out)/d(input), one per input.
+# The local derivatives may use the inputs and the output (exp and sigmoid reuse what forward computed).
+# Ops ending in "c" take a constant (``const=``) that is drawn as a small extra input and gets no gradient.
+OPS = {
+    "+":       (lambda x, y: x + y,                 lambda x, y, out: (1.0, 1.0)),
+    "×":       (lambda x, y: x * y,                 lambda x, y, out: (y, x)),
+    "-":       (lambda x, y: x - y,                 lambda x, y, out: (1.0, -1.0)),
+    "/":       (lambda x, y: x / y,                 lambda x, y, out: (1 / y, -x / y ** 2)),
+    "max":     (lambda x, y: max(x, y),             lambda x, y, out: (float(x >= y), float(x < y))),
+    "exp":     (lambda x: math.exp(x),              lambda x, out: (out,)),
+    "log":     (lambda x: math.log(x),              lambda x, out: (1 / x,)),
+    "1/x":     (lambda x: 1 / x,                    lambda x, out: (-out * out,)),
+    "x²":      (lambda x: x * x,                    lambda x, out: (2 * x,)),
+    "neg":     (lambda x: -x,                       lambda x, out: (-1.0,)),
+    "sigmoid": (lambda x: 1 / (1 + math.exp(-x)),  lambda x, out: (out * (1 - out),)),
+    "relu":    (lambda x: max(x, 0.0),              lambda x, out: (float(x > 0),)),
+    "×c":      (lambda x, c: x * c,                 lambda x, c, out: (c,)),
+    "+c":      (lambda x, c: x + c,                 lambda x, c, out: (1.0,)),
+}
+# What the circle shows when the op's name is too long or names the constant.
+SYMBOLS = {"×c": "×", "+c": "+", "neg": "−", "sigmoid": "σ", "relu": "ReLU"}
+
+
+def _takes_const(op):
+    return op.endswith("c")
+
+
+def arity(op):
+    """How many nodes an op takes as inputs (its constant not counted)."""
+    return OPS[op][0].__code__.co_argcount - _takes_const(op)
+
+
+@dataclass
+class Node:
+    name: str
+    op: str = None          # None for an input
+    inputs: tuple = ()
+    const: float = None
+    label: str = None       # text drawn for the node: the op's symbol in a circle, or an input's name
+
+    @property
+    def is_input(self):
+        return self.op is None
+
+
+class Graph:
+    """A scalar computation graph built node by node; nodes only use nodes added before them."""
+
+    def __init__(self, name, dout=1.0):
+        self.name = name
+        self.nodes = {}           # name -> Node, in the order added (a topological order)
+        self.values = {}          # name -> forward value
+        self.grads = {}           # name -> gradient of the output with respect to that node
+        self.edge_grads = {}      # (consumer, input position) -> gradient flowing along that edge
+        self.dout = dout          # gradient arriving at the output when backward() is given none
+
+    def input(self, name, value, label=None):
+        self._add(Node(name, label=label or name))
+        self.values[name] = float(value)
+        return name
+
+    def node(self, name, op, *inputs, const=None, label=None):
+        if op not in OPS:
+            raise ValueError(f"unknown op {op!r}; known: {' '.join(OPS)}")
+        if len(inputs) != arity(op):
+            raise ValueError(f"op {op!r} takes {arity(op)} input(s), got {len(inputs)}")
+        if _takes_const(op) != (const is not None):
+            raise ValueError(f"op {op!r} {'needs' if _takes_const(op) else 'takes no'} const=")
+        missing = [i for i in inputs if i not in self.nodes]
+        if missing:
+            raise ValueError(f"node {name!r} uses unknown node(s) {missing}: add them first")
+        self._add(Node(name, op, tuple(inputs), const, label or SYMBOLS.get(op, op)))
+        return name
+
+    def _add(self, node):
+        if node.name in self.nodes:
+            raise ValueError(f"a node named {node.name!r} already exists")
+        self.nodes[node.name] = node
+
+    @property
+    def output(self):
+        """The node added last: what forward() computes and backward() differentiates by default."""
+        return next(reversed(self.nodes))
+
+    def _args(self, node):
+        args = [self.values[i] for i in node.inputs]
+        return args + [node.const] if node.const is not None else args
+
+    def forward(self):
+        """Compute every node's value from the inputs; returns the dict name -> value."""
+        for node in self.nodes.values():
+            if not node.is_input:
+                self.values[node.name] = float(OPS[node.op][0](*self._args(node)))
+        return dict(self.values)
+
+    def backward(self, output=None, dout=None):
+        """Gradient of ``output`` (default: the last node) at every node, given ``dout`` arriving at it.
+
+        ``dout`` defaults to the graph's ``dout`` (1.0 unless the graph was built with another).
+        A node feeding several nodes (fan-out) receives the sum of what flows back along each edge.
+        Nodes the output does not depend on get 0.  Runs forward() first, so values are current.
+        """
+        self.forward()
+        output = output or self.output
+        self.grads = {name: 0.0 for name in self.nodes}
+        self.edge_grads = {}
+        self.grads[output] = float(self.dout if dout is None else dout)
+        for name in backward_order(self, output):
+            node = self.nodes[name]
+            local = OPS[node.op][1](*self._args(node), self.values[name])
+            for k, (source, d) in enumerate(zip(node.inputs, local)):
+                self.edge_grads[name, k] = self.grads[name] * d
+                self.grads[source] += self.edge_grads[name, k]
+        return dict(self.grads)
+
+
+def backward_order(graph, output=None):
+    """Names of the operation nodes in the order a backward pass visits them (reverse topological).
+
+    Each node comes before every node it uses, so its gradient is complete (all fan-out contributions
+    added) before it passes gradients on.  Only nodes the output depends on; inputs have nothing to do.
+    """
+    order = _topological(graph, [output or graph.output])
+    return [name for name in reversed(order) if not graph.nodes[name].is_input]
+
+
+def _topological(graph, ends):
+    """Nodes the ``ends`` depend on, each after its inputs, the inputs visited in the order given.
+
+    An iterative depth-first search, so deep graphs do not hit Python's recursion limit.
+    """
+    order, seen = [], set()
+    for end in ends:
+        stack = [(end, False)]
+        while stack:
+            name, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(name)
+            elif name not in seen:
+                seen.add(name)
+                stack.append((name, True))
+                stack.extend((i, False) for i in reversed(graph.nodes[name].inputs))
+    return order
+
+
+# ---------------------------------------------------------------------------------------------- drawing
+
+# Layout is in columns and rows; sizes that decide readability (circles, gaps, fonts) are in points,
+# so the drawing stays clean whatever the figure's size.
+INCH_PER_COLUMN = 1.7
+INCH_PER_ROW = 0.72
+MAX_WIDTH = 9.5      # inches
+RADIUS = 13          # points
+FONT = 11
+LABEL_AT = 0.45      # where along an edge its numbers are written (converging edges are apart there)
+GRAD_COLOR = "#d62728"
+HIGHLIGHT, HIGHLIGHT_EDGE = "#ffd966", "#b45f06"
+
+
+def fmt(v):
+    """A compact number: float noise rounded away (715.0000000000001 -> 715), at most 4 significant digits."""
+    v = float(f"{v:.10g}")
+    if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+        text = str(int(v))
+    elif abs(v) >= 1000:
+        text = f"{v:.1f}"
+    else:
+        text = f"{v:.4g}"
+    return text.replace("-", "\u2212")      # a typographic minus sign
+
+
+def layout(graph):
+    """Positions (column, row) of every node, computed from the graph alone; the output is rightmost.
+
+    Layers by depth, left to right: an op node sits one column right of its deepest input, and an input
+    one column left of its first user (so a late input such as a tax rate sits next to where it is used).
+    Vertically the graph is spread like a tree drawn from the output: inputs take consecutive rows in the
+    order the output reaches them, and an op node sits at the mean height of its inputs.
+    """
+    depth = {}
+    for node in graph.nodes.values():
+        if not node.is_input:
+            depth[node.name] = 1 + max(depth.get(i, 0) for i in node.inputs)
+    for node in graph.nodes.values():
+        if node.is_input:
+            users = [depth[n.name] for n in graph.nodes.values() if node.name in n.inputs]
+            depth[node.name] = min(users) - 1 if users else 0
+    ends = [n for n in graph.nodes if not any(n in m.inputs for m in graph.nodes.values())]
+    rows, next_row = {}, 0
+    for name in _topological(graph, ends):
+        node = graph.nodes[name]
+        if node.is_input:
+            rows[name], next_row = next_row, next_row + 1
+        else:
+            rows[name] = sum(rows[i] for i in node.inputs) / len(node.inputs)
+    _separate(rows, depth)
+    top = max(rows.values())
+    return {name: (float(depth[name]), float(top - rows[name])) for name in graph.nodes}
+
+
+def _separate(rows, depth):
+    """Push apart nodes of one column that ended up closer than one row (possible with fan-out)."""
+    for column in set(depth.values()):
+        names = sorted((n for n in rows if depth[n] == column), key=rows.get)
+        for above, below in zip(names, names[1:]):
+            rows[below] = max(rows[below], rows[above] + 1)
+
+
+def draw(graph, backward=False, highlight=None, title=None, ax=None, steps=None):
+    """Draw ``graph`` like the book and return the matplotlib Figure.
+
+    backward:  also write the gradients (red, below each edge).
+    highlight: name of a node to draw highlighted (the stepper's current node).
+    steps:     with backward, show only what the first ``steps`` nodes of :func:`backward_order` have
+               sent back (the stepper); None shows the whole backward pass.
+    ax:        draw into this Axes instead of a new Figure (size it about like a new one would be).
+    Values (and gradients, with backward) are recomputed from the inputs first.
+    """
+    if backward:
+        graph.backward()
+    else:
+        graph.forward()
+    done = set(backward_order(graph)[:steps]) if backward else set()
+    pos = layout(graph)
+    ax = ax or _new_axes(graph, pos, title)
+    if title:
+        ax.set_title(title, fontsize=FONT + 1)
+    out = graph.output
+    stub_end = (pos[out][0] + 0.75, pos[out][1])
+    for node in graph.nodes.values():
+        x, y = pos[node.name]
+        if node.is_input:
+            ax.annotate(node.label, (x, y), xytext=(-4, 0), textcoords="offset points", ha="right",
+                        va="center", fontsize=FONT, gid=f"input:{node.name}")
+            continue
+        lit = node.name == highlight
+        ax.plot(x, y, "o", ms=2 * RADIUS, mfc=HIGHLIGHT if lit else "white", zorder=3,
+                mec=HIGHLIGHT_EDGE if lit else "black", mew=2.5 if lit else 1.2, gid=f"node:{node.name}")
+        ax.text(x, y, node.label, ha="center", va="center", zorder=4,
+                fontsize=FONT + 2 if len(node.label) <= 2 else FONT - max(0, len(node.label) - 3))
+        ax.annotate(node.name, (x, y), xytext=(0, RADIUS + 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=FONT - 3, color="grey", style="italic")
+        for k, source in enumerate(node.inputs):
+            grad = graph.edge_grads[node.name, k] if node.name in done else None
+            _edge(ax, pos[source], (x, y), graph.values[source], grad,
+                  gaps=(2 if graph.nodes[source].is_input else RADIUS + 1, RADIUS + 1))
+        if node.const is not None:      # a constant comes in from below, as in the book's sigmoid graph
+            ax.annotate("", (x, y), xytext=(0, -RADIUS - 24), textcoords="offset points",
+                        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.1, shrinkA=0, shrinkB=RADIUS + 1))
+            ax.annotate(fmt(node.const), (x, y), xytext=(0, -RADIUS - 26), textcoords="offset points",
+                        ha="center", va="top", fontsize=FONT)
+    _edge(ax, pos[out], stub_end, graph.values[out], graph.grads[out] if backward else None,
+          gaps=(RADIUS + 1, 0))
+    return ax.figure
+
+
+def new_figure(figsize):
+    """A Figure that a notebook shows exactly once when it is a cell's value.
+
+    Made through pyplot so that Jupyter's inline backend is set up to show it, then closed so that
+    pyplot does not show it a second time at the end of the cell.
+    """
+    fig = plt.figure(figsize=figsize)
+    plt.close(fig)
+    return fig
+
+
+def _new_axes(graph, pos, title):
+    """An Axes whose data-to-inch scale follows INCH_PER_COLUMN / INCH_PER_ROW, with room for the texts."""
+    xs = [x for x, _ in pos.values()]
+    ys = [y for _, y in pos.values()]
+    longest = max(len(n.label) for n in graph.nodes.values() if n.is_input)
+    left, right = 0.2 + longest * FONT * 0.6 / 72, 0.25       # inches beyond the inputs and the output stub
+    top, bottom = 0.45, 0.3 + 0.55 * any(n.const is not None for n in graph.nodes.values())
+    per_column = min(INCH_PER_COLUMN, (MAX_WIDTH - left - right) / (max(xs) - min(xs) + 0.75))
+    width = left + per_column * (max(xs) - min(xs) + 0.75) + right
+    height = top + INCH_PER_ROW * (max(ys) - min(ys)) + bottom
+    title_room = 0.35 if title else 0
+    fig = new_figure((width, height + title_room))
+    ax = fig.add_axes((0, 0, 1, height / (height + title_room)))
+    ax.set_xlim(min(xs) - left / per_column, max(xs) + 0.75 + right / per_column)
+    ax.set_ylim(min(ys) - bottom / INCH_PER_ROW, max(ys) + top / INCH_PER_ROW)
+    ax.axis("off")
+    return ax
+
+
+def _edge(ax, start, end, value, grad, gaps):
+    """An arrow from start to end (shortened by ``gaps`` points at each end), the forward value written
+    above it and the gradient below, both along the arrow's direction on screen."""
+    a, b = ax.transData.transform([start, end])
+    points = ax.figure.dpi / 72
+    length = math.hypot(*(b - a))
+    u = (b - a) / length
+    a_edge, b_edge = a + u * gaps[0] * points, b - u * gaps[1] * points
+    ax.annotate("", end, xytext=start, arrowprops=dict(arrowstyle="-|>", color="black", lw=1.1,
+                                                        shrinkA=gaps[0], shrinkB=gaps[1]))
+    at = ax.transData.inverted().transform(a_edge + LABEL_AT * (b_edge - a_edge))
+    normal = (-u[1], u[0])                  # left of the direction of travel: "above" a rightward edge
+    angle = math.degrees(math.atan2(u[1], u[0]))
+    for text, side, va, color, gid in ((value, 1, "bottom", "black", "value"), (grad, -1, "top", GRAD_COLOR, "grad")):
+        if text is not None:
+            ax.annotate(fmt(text), at, xytext=(2 * side * normal[0], 2 * side * normal[1]),
+                        textcoords="offset points", ha="center", va=va, fontsize=FONT, color=color,
+                        rotation=angle, rotation_mode="anchor", gid=gid)
+
+
+# ------------------------------------------------------------------------------------ prebuilt graphs
+
+def apple(apple=100, apple_num=2, tax=1.1):
+    """The book's first example: 2 apples at 100 won with 10% tax -> 220."""
+    g = Graph("apple")
+    g.node("apple_price", "×", g.input("apple", apple), g.input("apple_num", apple_num))
+    g.node("price", "×", "apple_price", g.input("tax", tax))
+    return g
+
+
+def _two_items(name, items, subtotal, multiplier, total):
+    """(a × a_num + b × b_num) × multiplier: the shape shared by the shopping graph and the quiz."""
+    g = Graph(name)
+    costs = [g.node(f"{item}_price", "×", g.input(item, value), g.input(f"{item}_num", count))
+             for item, (value, count) in items.items()]
+    g.node(total, "×", g.node(subtotal, "+", *costs), g.input(*multiplier))
+    return g
+
+
+def apple_orange(apple=100, apple_num=2, orange=150, orange_num=3, tax=1.1):
+    """2 apples and 3 oranges with tax -> 715; gradients apple 2.2, apple_num 110, orange 3.3,
+    orange_num 165, tax 650."""
+    return _two_items("apple_orange", {"apple": (apple, apple_num), "orange": (orange, orange_num)},
+                      "all_price", ("tax", tax), "price")
+
+
+def drinks_quiz(water=1500, water_num=2, juice=1800, juice_num=1, members=10):
+    """The deck's quiz: each of 10 members drinks 2 bottles of water and 1 juice -> 48000 won."""
+    return _two_items("drinks_quiz", {"water": (water, water_num), "juice": (juice, juice_num)},
+                      "per_member", ("members", members), "total")
+
+
+def chain_rule(x=1.0, y=2.0):
+    """z = t², t = x + y: the deck's chain rule example."""
+    g = Graph("chain_rule")
+    g.node("z", "x²", g.node("t", "+", g.input("x", x), g.input("y", y)))
+    return g
+
+
+def sigmoid_graph(x=1.0):
+    """y = 1 / (1 + exp(−x)) as the deck draws it: ×(−1) -> exp -> +1 -> 1/x."""
+    g = Graph("sigmoid")
+    g.node("−x", "×c", g.input("x", x), const=-1)
+    g.node("exp(−x)", "exp", "−x")
+    g.node("1+exp(−x)", "+c", "exp(−x)", const=1)
+    g.node("y", "1/x", "1+exp(−x)")
+    return g
+
+
+def add_node(x=2.0, y=3.0, dout=1.3):
+    """A single + node: it passes the upstream gradient dout on unchanged to both inputs."""
+    g = Graph("add", dout=dout)
+    g.node("z", "+", g.input("x", x), g.input("y", y))
+    return g
+
+
+def mul_node(x=2.0, y=3.0, dout=1.3):
+    """A single × node: each input gets dout times the other input."""
+    g = Graph("mul", dout=dout)
+    g.node("z", "×", g.input("x", x), g.input("y", y))
+    return g
