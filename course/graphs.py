@@ -245,7 +245,10 @@ def draw(graph, backward=False, highlight=None, title=None, ax=None, steps=None)
         graph.forward()
     done = set(backward_order(graph)[:steps]) if backward else set()
     pos = layout(graph)
-    ax = ax or _new_axes(graph, pos, title)
+    if ax is None:
+        ax = _new_axes(graph, pos, title)
+    else:
+        _frame(ax, pos)
     if title:
         ax.set_title(title, fontsize=FONT + 1)
     out = graph.output
@@ -305,6 +308,15 @@ def _new_axes(graph, pos, title):
     ax.set_ylim(min(ys) - bottom / INCH_PER_ROW, max(ys) + top / INCH_PER_ROW)
     ax.axis("off")
     return ax
+
+
+def _frame(ax, pos):
+    """Fit a given Axes (e.g. one panel of plt.subplots) around the graph, without ticks or spines."""
+    xs = [x for x, _ in pos.values()]
+    ys = [y for _, y in pos.values()]
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 1.0)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.axis("off")
 
 
 def _edge(ax, start, end, value, grad, gaps):
