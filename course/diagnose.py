@@ -54,6 +54,8 @@ def diagnose(expected, actual, alternatives=None, batch_size=None):
         wrong = _asarray(wrong, dtype=float)
         if _same(wrong, act) and not _same(exp, act):
             return label
+    if act.shape == exp.shape and _same(exp, act):
+        return ""  # close, just not within the caller's tolerance: no classic mistake to name
     if act.shape != exp.shape:
         if exp.ndim == 2 and act.shape == exp.T.shape:
             return "transposed (check the order of the matrix product and where .T goes)"
