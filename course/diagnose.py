@@ -28,7 +28,7 @@ def _factor(expected, actual):
 
 
 def _describe_factor(c, batch_size):
-    if c == -1:
+    if abs(c + 1) < 1e-6:
         return "the sign is flipped"
     if batch_size and batch_size > 1:
         if abs(c - batch_size) < 1e-6 * batch_size:
