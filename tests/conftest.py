@@ -35,6 +35,12 @@ def make_course_copy(dest):
     return Course(dest)
 
 
+# Every catalogued mistake is proven in-process (tests/test_catalogue.py); the real nbgrader pipeline
+# grades this many of them per notebook, one per answer cell first, so the pipeline's fidelity is proven
+# without spending minutes on a kernel per mistake.  COURSE_PIPELINE_MISTAKES=all grades every one.
+PIPELINE_MISTAKES = os.environ.get("COURSE_PIPELINE_MISTAKES", "4")
+
+
 def catalogue(assignment):
     stem = Course(ROOT).source_notebook(assignment).stem
     try:
@@ -43,12 +49,26 @@ def catalogue(assignment):
         return []
 
 
+def pipeline_mistakes(assignment):
+    """The catalogued mistakes the pipeline tests autograde: spread over the answer cells, in catalogue order."""
+    mistakes = catalogue(assignment)
+    if PIPELINE_MISTAKES == "all":
+        return mistakes
+    chosen, cells_seen = [], set()
+    for m in mistakes:
+        if not set(m.cells) <= cells_seen:
+            chosen.append(m)
+            cells_seen |= set(m.cells)
+    chosen += [m for m in mistakes if m not in chosen]
+    return chosen[:int(PIPELINE_MISTAKES)]
+
+
 def submission_notebooks(course, assignment):
     """student id -> notebook: the perfect answer, the untouched release copy, and each catalogued mistake."""
     source = nbformat.read(course.source_notebook(assignment), as_version=4)
     release = nbformat.read(course.release_notebook(assignment), as_version=4)
     subs = {"perfect": submissions.perfect(source, release), "untouched": release}
-    for mistake in catalogue(assignment):
+    for mistake in pipeline_mistakes(assignment):
         subs[f"mistake-{mistake.name}"] = submissions.with_mistake(source, release, mistake)
     return subs
 

@@ -7,9 +7,9 @@ import re
 import nbformat
 import pytest
 
-from tests.conftest import ASSIGNMENTS, catalogue
+from tests.conftest import ASSIGNMENTS, pipeline_mistakes
 
-CASES = [(a, m) for a in ASSIGNMENTS for m in catalogue(a)]
+CASES = [(a, m) for a in ASSIGNMENTS for m in pipeline_mistakes(a)]
 
 
 def _text(html_path):
