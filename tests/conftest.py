@@ -1,8 +1,8 @@
 """Shared fixtures: a copy of the course in a temporary folder, generated and graded once per session.
 
 The pipeline tests run the real nbgrader (generate_assignment, autograde, generate_feedback) on the real
-notebooks.  Grading is the slow part, so every notebook's submissions (perfect, untouched, each mistake
-of the catalogue) are autograded once, in one worker process per notebook, and the tests read the results.
+notebooks.  Grading is the slow part, so every notebook's submissions (perfect, untouched, a spread of
+catalogued mistakes) are autograded once, in one worker process per notebook, and the tests read the results.
 """
 import importlib
 import os
