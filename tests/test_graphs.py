@@ -224,6 +224,26 @@ def test_deep_graph_needs_no_recursion():
 
 # ---------------------------------------------------------------------------------- layout and drawing
 
+def homework_like(x=1.0, y=2.0, w=0.75):
+    """The homework's graph: L = σ(−max(x, y)·w)·max(x, y) + w², the sigmoid from primitive nodes.
+
+    Its values h and w feed two nodes each, and h and r = w² are used again far to the right.
+    """
+    g = Graph("homework")
+    h = g.node("h", "max", g.input("x", x), g.input("y", y))
+    w = g.input("w", w)
+    a = g.node("a", "×", h, w)
+    s = g.node("s", "1/x", g.node("d", "+c", g.node("e", "exp", g.node("n", "×c", a, const=-1)), const=1))
+    g.node("L", "+", g.node("q", "×", s, h), g.node("r", "x²", w))
+    return g
+
+
+def student_grads():
+    """The homework graph's gradients as a student might report them: dL/dh misses what comes back via a."""
+    g = homework_like()
+    return dict(g.backward(), h=0.8176)
+
+
 def test_fmt_is_compact():
     cases = {715.0000000000001: "715", 3.3000000000000003: "3.3", 2.2: "2.2", 48000.0: "48000", 1.1: "1.1",
              -0.19661193324148185: "−0.1966", -1: "−1", 0.5: "0.5", 1234.56: "1234.6", 220.00000000000003: "220",
@@ -247,6 +267,57 @@ def test_layout_places_late_inputs_next_to_their_user():
     pos = layout(graphs.apple_orange())
     assert pos["tax"][0] == pos["price"][0] - 1
     assert pos["apple"][0] == pos["orange_num"][0] == 0
+
+
+def test_layout_of_the_homework_graph():
+    pos = layout(homework_like())
+    assert [pos[n][0] for n in ("x", "y", "h", "a", "n", "e", "d", "s", "q", "L")] == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert pos["w"][0] == 1 and pos["r"][0] == 2, "w sits next to both its users, r = w² next to w"
+    assert len({pos[n][1] for n in ("a", "n", "e", "d", "s")}) == 1, "the sigmoid's chain is one straight row"
+    assert pos["w"][1] - pos["r"][1] == pos["a"][1] - pos["w"][1] == 0.75, "w's two edges diverge evenly"
+
+
+def test_long_edges_run_on_tracks_clear_of_the_nodes_they_pass():
+    g = homework_like()
+    pos = layout(g)
+    paths = graphs.routes(g, pos)
+    chain = pos["a"][1]
+    h_to_q, r_to_l = paths["q", 1], paths["L", 1]
+    assert h_to_q[0] == pos["h"] and h_to_q[-1] == pos["q"] and r_to_l[0] == pos["r"] and r_to_l[-1] == pos["L"]
+    track = h_to_q[1][1]
+    assert [p[1] for p in h_to_q[1:-1]] == [track, track] and track >= chain + 1, "above the chain"
+    assert h_to_q[1][0] == pos["a"][0] and h_to_q[2][0] == pos["s"][0]
+    assert r_to_l[0][1] == r_to_l[1][1] <= chain - 1 - graphs.CONST_ROOM, "below the chain and its constants"
+    for node in g.nodes.values():
+        for k, source in enumerate(node.inputs):
+            if pos[node.name][0] - pos[source][0] == 1:
+                assert paths[node.name, k] == [pos[source], pos[node.name]], "short edges are straight"
+
+
+def test_a_value_feeding_several_nodes_shows_its_gradient_once():
+    g = homework_like()
+    fig = draw(g, backward=True)
+    grads = g.backward()
+    assert sorted(t.get_text() for t in texts(fig, "total")) == sorted([fmt(grads["h"]), fmt(grads["w"])])
+    assert grads["h"] == approx(g.edge_grads["a", 0] + g.edge_grads["q", 1])      # the branches add up
+    assert fmt(g.edge_grads["q", 1]) in {t.get_text() for t in texts(fig, "grad")}
+    order = backward_order(g)
+    fig = draw(g, backward=True, steps=order.index("a"))        # a has not sent h its share yet
+    assert [t.get_text() for t in texts(fig, "total")] == []
+
+
+def test_draw_with_given_gradients():
+    g = homework_like()
+    given = student_grads()
+    fig = draw(g, grads=given)
+    values = {t.get_text() for t in texts(fig, "value")}
+    assert values == {fmt(v) for v in g.forward().values()}
+    grads = sorted(t.get_text() for t in texts(fig, "grad"))
+    # under an edge its input's gradient; none under the edges of h and w, which feed two nodes each
+    assert grads == sorted(fmt(given[n]) for n in ("x", "y", "a", "n", "e", "d", "s", "q", "r", "L"))
+    assert sorted(t.get_text() for t in texts(fig, "total")) == sorted([fmt(given["h"]), fmt(given["w"])])
+    fig = draw(graphs.chain_rule(), grads={"x": 6, "t": 6})           # missing names show nothing
+    assert sorted(t.get_text() for t in texts(fig, "grad")) == ["6", "6"]
 
 
 def texts(fig, gid=None):
@@ -319,12 +390,76 @@ def overlap(p, q):
     return True
 
 
-@pytest.mark.parametrize("build", PREBUILT)
-def test_drawn_texts_do_not_overlap(build):
-    fig = draw(build(), backward=True, title="a title")
+DRAWINGS = {build.__name__: (build, {}) for build in PREBUILT}
+DRAWINGS["homework"] = (homework_like, {})
+DRAWINGS["homework, forward"] = (homework_like, {"backward": False})
+DRAWINGS["homework, given gradients"] = (homework_like, {"grads": student_grads()})
+
+
+def drawing(name):
+    build, options = DRAWINGS[name]
+    g = build()
+    return g, draw(g, **{"backward": True, "title": "a title", **options})
+
+
+@pytest.mark.parametrize("name", DRAWINGS)
+def test_drawn_texts_do_not_overlap(name):
+    _, fig = drawing(name)
     renderer = FigureCanvasAgg(fig).get_renderer()
     boxes = [(t.get_text(), text_corners(t, renderer)) for t in texts(fig)]
     clashes = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if overlap(box_a, box_b)]
     assert clashes == []
     figure_box = fig.bbox.padded(2)
     assert all(figure_box.contains(x, y) for _, corners in boxes for x, y in corners), "a text is cut off"
+
+
+def drawn_edges(g, fig):
+    """Each edge's visible stretches on screen, (source, node, [segments]): the path of :func:`graphs.routes`
+    less the gaps at a circle or an input's name."""
+    ax = fig.axes[0]
+    pixels = fig.dpi / 72
+    pos = layout(g)
+    for (name, k), path in graphs.routes(g, pos).items():
+        source = g.nodes[name].inputs[k]
+        screen = [np.array(p) for p in ax.transData.transform(path)]
+        for end, neighbour, gap in ((0, 1, 2 if g.nodes[source].is_input else graphs.RADIUS),
+                                    (-1, -2, graphs.RADIUS)):
+            u = screen[neighbour] - screen[end]
+            screen[end] = screen[end] + u / np.linalg.norm(u) * gap * pixels
+        yield source, name, list(zip(screen, screen[1:]))
+
+
+def distance(point, segment):
+    a, b = segment
+    t = np.clip(np.dot(point - a, b - a) / np.dot(b - a, b - a), 0, 1)
+    return float(np.linalg.norm(point - (a + t * (b - a))))
+
+
+def circles_and_texts(g, fig):
+    """Screen centres of the op nodes' circles, and the corners of every text but the title."""
+    ax = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    centres = {n: ax.transData.transform(p) for n, p in layout(g).items() if not g.nodes[n].is_input}
+    return centres, [(t.get_text(), text_corners(t, renderer)) for t in texts(fig) if t is not ax.title]
+
+
+@pytest.mark.parametrize("build", ALL_GRAPHS + [homework_like])
+def test_edges_pass_clear_of_circles(build):
+    g = build()
+    fig = draw(g, backward=True)
+    centres, _ = circles_and_texts(g, fig)
+    radius = graphs.RADIUS * fig.dpi / 72
+    for source, node, segments in drawn_edges(g, fig):
+        for segment in segments:
+            through = [n for n, c in centres.items() if n not in (source, node) and distance(c, segment) < radius]
+            assert through == [], f"the edge {source} → {node} passes through {through}"
+
+
+@pytest.mark.parametrize("name", DRAWINGS)
+def test_edges_pass_clear_of_texts(name):
+    g, fig = drawing(name)
+    _, boxes = circles_and_texts(g, fig)
+    for source, node, segments in drawn_edges(g, fig):
+        for segment in segments:
+            crossed = [text for text, box in boxes if overlap(box, [tuple(p) for p in segment])]
+            assert crossed == [], f"the edge {source} → {node} runs through the text(s) {crossed}"
