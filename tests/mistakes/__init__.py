@@ -1,8 +1,9 @@
 """The catalogue of realistic wrong implementations, one module per notebook.
 
 Each module defines ``MISTAKES``: answer cells as a student who made that mistake would write them,
-and the test cells that must lose points because of it.  tests/test_mistakes.py autogrades every
-mistake with the real nbgrader pipeline and proves each one loses exactly where it should.
+and the test cells that must lose points because of it.  tests/test_catalogue.py runs every mistake
+through the notebook's test cells and proves each one loses exactly there; tests/test_grading.py
+autogrades a spread of them with the real nbgrader pipeline (all of them with COURSE_PIPELINE_MISTAKES=all).
 """
 from dataclasses import dataclass, field
 

@@ -37,13 +37,16 @@ def _add(body):
     return {"add_layer": _ADD.format(body=body)}
 
 
+# The shopping and drinks graphs are built from the student's MulLayer and AddLayer: a wrong layer loses them too.
+GRAPHS = ["test_shopping_book_numbers", "test_shopping_random", "test_drinks_quiz", "test_drinks_random"]
+
 MISTAKES = [
     Mistake("mul_not_swapped", "MulLayer.backward multiplies dout by each input's own value",
-            _mul("return dout * self.x, dout * self.y"), ["test_mul_layer_random", "test_mul_layer_apple"]),
+            _mul("return dout * self.x, dout * self.y"), ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
     Mistake("mul_ignores_dout", "MulLayer.backward returns the local derivatives without dout",
-            _mul("return self.y, self.x"), ["test_mul_layer_random", "test_mul_layer_apple"]),
+            _mul("return self.y, self.x"), ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
     Mistake("mul_passes_dout", "MulLayer.backward passes dout through like an add node",
-            _mul("return dout, dout"), ["test_mul_layer_random", "test_mul_layer_apple"]),
+            _mul("return dout, dout"), ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
     Mistake("mul_class_state", "MulLayer keeps its inputs on the class, so all layers share them",
             {"mul_layer": '''
 class MulLayer:
@@ -56,11 +59,11 @@ class MulLayer:
 
     def backward(self, dout):
         return dout * MulLayer.y, dout * MulLayer.x
-'''}, ["test_mul_layer_random", "test_mul_layer_apple"]),
+'''}, ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
     Mistake("add_returns_ones", "AddLayer.backward returns (1, 1) instead of passing dout on",
-            _add("return 1, 1"), ["test_add_layer_random", "test_add_layer_numbers"]),
+            _add("return 1, 1"), ["test_add_layer_random", "test_add_layer_numbers", *GRAPHS]),
     Mistake("add_returns_one_value", "AddLayer.backward returns a single gradient",
-            _add("return dout"), ["test_add_layer_random", "test_add_layer_numbers"]),
+            _add("return dout"), ["test_add_layer_random", "test_add_layer_numbers", *GRAPHS]),
     Mistake("shopping_hard_coded", "the apple/orange function returns the book's numbers",
             {"shopping_graph": '''
 def buy_apples_and_oranges(apple, apple_num, orange, orange_num, tax):
