@@ -6,6 +6,13 @@ through the notebook's test cells and proves each one loses exactly there; tests
 autogrades a spread of them with the real nbgrader pipeline (all of them with COURSE_PIPELINE_MISTAKES=all).
 """
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course.submissions import solution_code
+
+SOURCE = Path(__file__).resolve().parents[2] / "source"
 
 
 @dataclass(frozen=True)
@@ -14,3 +21,23 @@ class Mistake:
     description: str
     cells: dict  # answer grade_id -> the whole replacement cell code
     loses: list = field(default_factory=list)  # test grade_ids that must score below full marks
+
+
+class SolutionEdits:
+    """Mistakes written as small edits of a notebook's own solution cells.
+
+    The catalogue then follows the notebook: an edit that no longer applies fails loudly at import
+    instead of testing stale code.
+    """
+
+    def __init__(self, notebook):
+        self.solutions = solution_code(nbformat.read(SOURCE / notebook, as_version=4))
+
+    def edit(self, grade_id, *changes):
+        """The solution of ``grade_id`` with each (old, new) replacement applied; ``old`` must occur exactly once."""
+        text = self.solutions[grade_id]
+        for old, new in changes:
+            if text.count(old) != 1:
+                raise ValueError(f"{grade_id}: {old!r} occurs {text.count(old)} times in the notebook's solution")
+            text = text.replace(old, new)
+        return {grade_id: text}

@@ -3,25 +3,9 @@
 Each mistake is the notebook's own solution cell with one realistic change, so the catalogue follows the
 notebook: an edit that no longer applies fails loudly at import instead of testing stale code.
 """
-from pathlib import Path
+from tests.mistakes import Mistake, SolutionEdits
 
-import nbformat
-
-from course.submissions import solution_code
-from tests.mistakes import Mistake
-
-NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "04-homework" / "homework.ipynb"
-SOLUTIONS = solution_code(nbformat.read(NOTEBOOK, as_version=4))
-
-
-def _edit(grade_id, *changes):
-    """The solution of ``grade_id`` with each (old, new) replacement applied; ``old`` must occur exactly once."""
-    text = SOLUTIONS[grade_id]
-    for old, new in changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{grade_id}: {old!r} occurs {text.count(old)} times in the notebook's solution")
-        text = text.replace(old, new)
-    return {grade_id: text}
+_edit = SolutionEdits("04-homework/homework.ipynb").edit
 
 
 GRAPH = ["test_graph_figure", "test_graph_inputs", "test_graph_nodes"]

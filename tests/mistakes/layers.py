@@ -3,37 +3,9 @@
 Each mistake is the notebook's own solution cell with one realistic change, so the catalogue follows the
 notebook: an edit that no longer applies fails loudly at import instead of testing stale code.
 """
-import json
-from pathlib import Path
+from tests.mistakes import Mistake, SolutionEdits
 
-from tests.mistakes import Mistake
-
-NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "03-layers" / "layers.ipynb"
-_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def _solutions():
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    answers = {}
-    for cell in cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution"):
-            lines = "".join(cell["source"]).splitlines()
-            answers[meta["grade_id"]] = "\n".join(line for line in lines if line.strip() not in _MARKERS) + "\n"
-    return answers
-
-
-SOLUTIONS = _solutions()
-
-
-def _edit(grade_id, *changes):
-    """The solution of ``grade_id`` with each (old, new) replacement applied; ``old`` must occur exactly once."""
-    text = SOLUTIONS[grade_id]
-    for old, new in changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{grade_id}: {old!r} occurs {text.count(old)} times in the notebook's solution")
-        text = text.replace(old, new)
-    return {grade_id: text}
+_edit = SolutionEdits("03-layers/layers.ipynb").edit
 
 
 SIGMOID = ("test_sigmoid_values", "test_sigmoid_random")
