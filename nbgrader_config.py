@@ -17,10 +17,38 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{HERE / '
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(HERE / "exchange"))
 c.Exchange.path_includes_course = True
 
+# -- Execution and its limits (course/execution.py runs the kernel, course/limits.py guards it) --------
 # Per-cell limit.  Heavy demonstration cells shrink under NBGRADER_EXECUTION, so 60 s is generous
 # for every answer and test cell; an infinite loop costs one minute, not the whole grading run.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
+
+# nbgrader's autograde steps, three of them replaced: cells whose nbgrader metadata a student changed
+# or duplicated are repaired instead of stopping the grading, and the notebook runs in a guarded kernel
+# (memory and time limits, a cap on printed output, tests protected from code that patches numpy, the
+# checks or IPython; see course/execution.py).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "course.execution.DropDuplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "course.execution.RestoreCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "course.execution.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.LimitedKernelManager.memory_limit = 3 * 2**30  # bytes of address space: a 20 GB allocation fails inside the notebook
+c.LimitedKernelManager.notebook_timeout = 15 * 60  # seconds for the whole notebook, then the kernel is killed
+c.GuardedExecute.max_output_chars = 200_000  # printed characters kept per cell (a print loop cannot fill the disk)
+
+# Kernels talk to the grader over CurveZMQ-encrypted sockets (and ipykernel stops warning about plain TCP).
+c.KernelManager.transport_encryption = "auto"
 
 # A test cell the student deleted is put back and graded instead of silently scoring None.
 c.OverwriteCells.add_missing_cells = True

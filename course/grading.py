@@ -3,6 +3,13 @@
 nbgrader's own export writes 0.0 for a submission whose grading crashed.  Here every submission gets
 a :class:`Result` whose ``status`` is ``"graded"`` or says why it was not graded, and that status goes
 into every table and CSV.  Nothing under submitted/ is ever written.
+
+Every notebook runs in a guarded kernel (:mod:`course.execution`, configured in nbgrader_config.py):
+a memory limit, a time limit per cell and per notebook, a cap on printed output, and the guard of
+:mod:`course.limits` that keeps the tests' own tools intact.  What happened on the way (a cell
+interrupted, the kernel killed, the tests' tools changed) becomes ``notes`` on the result, and what
+:mod:`course.scan` finds in the submitted code becomes ``flags`` for the instructor to review; neither
+changes a score by itself.
 """
 import contextlib
 import csv
@@ -16,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import MissingEntry
 
+from course import scan
+from course.execution import _EVENTS, FATAL, TAMPERING
 from course.layout import Course, CourseError
 
 GRADED = "graded"
@@ -34,10 +44,13 @@ class Result:
     reason: str = ""
     seconds: float = 0.0
     cells: dict = field(default_factory=dict)  # grade_id -> (score, max_score)
+    notes: list = field(default_factory=list)  # what happened while grading (a cell interrupted, ...)
+    flags: list = field(default_factory=list)  # what the instructor should look at (tampering, exploits)
 
     def summary(self):
         if self.status == GRADED:
-            return f"{_num(self.score)}/{_num(self.max_score)}"
+            marks = ([_short(self.notes)] if self.notes else []) + (["flagged"] if self.flags else [])
+            return f"{_num(self.score)}/{_num(self.max_score)}" + (f" ({', '.join(marks)})" if marks else "")
         return f"{self.status}: {self.reason}" if self.reason else self.status
 
 
@@ -110,21 +123,42 @@ class Grader:
     def autograde(self, student, assignment):
         start = time.perf_counter()
         status, reason = self.preflight(student, assignment)
+        flags = self.scan(student, assignment) if status != NO_SUBMISSION else []
         if status != GRADED:
-            return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start)
+            return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start, flags=flags)
+        _EVENTS.pop((student, assignment), None)
         out = self._quiet(self.api.autograde, assignment, student, force=True, create=True)
+        events = _EVENTS.pop((student, assignment), [])
         result = self.result(student, assignment)
         result.seconds = time.perf_counter() - start
+        result.notes = [e for e in events if not e.startswith(TAMPERING)] + self.structure(student, assignment)
+        result.flags = flags + [e for e in events if e.startswith(TAMPERING)]
+        fatal = [e for e in events if e.startswith(FATAL)]
         if not out["success"] and result.status == GRADED:
-            result.status, result.reason = NOT_GRADED, _failure_reason(out)
-        elif result.status != GRADED and not result.reason:
-            result.reason = _failure_reason(out)
+            result.status, result.reason = NOT_GRADED, fatal[-1] if fatal else _failure_reason(out)
+        elif result.status != GRADED:
+            result.reason = fatal[-1] if fatal else result.reason or _failure_reason(out)
         return result
+
+    def scan(self, student, assignment):
+        """What the static scan finds in a submission's own code (see :mod:`course.scan`); reads only."""
+        folder = self.course.submitted / student / assignment
+        try:
+            return scan.scan_submission(folder, self.course.release_notebook(assignment))
+        except Exception as exc:  # the scan reads anything a student hands in; it must not stop the grading
+            return [f"the static scan failed ({type(exc).__name__}: {exc}): review this submission by hand"]
+
+    def structure(self, student, assignment):
+        """Notes on test cells the student changed, deleted, moved or copied (nbgrader repairs or ignores them)."""
+        path = self.course.submitted / student / assignment / self.course.notebook_names(assignment)[0]
+        try:
+            return scan.structure_notes(nbformat.read(path, as_version=4), nbformat.read(
+                self.course.release_notebook(assignment), as_version=4))
+        except Exception as exc:  # as for the scan: a note, never a crash
+            return [f"cells changed: the notebook's structure could not be compared ({type(exc).__name__}: {exc})"]
 
     def result(self, student, assignment):
         """What the gradebook says of a submission; a crashed grading has no auto_score."""
-        from nbgrader.api import MissingEntry
-
         gb = self.api.gradebook
         try:
             with contextlib.closing(gb):
@@ -172,18 +206,24 @@ def _failure_reason(out):
     return _last_error(out)[:200]
 
 
+def _short(notes):
+    """The kinds of things that happened ("timed out", "output cut", ...), for a table cell."""
+    return ", ".join(dict.fromkeys(n.split(":")[0] for n in notes))
+
+
 def write_csv(results, path):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "status", "score", "max_score", "reason"])
+        w.writerow(["student", "assignment", "status", "score", "max_score", "reason", "notes", "flags"])
         for r in results:
             w.writerow([r.student, r.assignment, r.status,
-                        "" if r.score is None else r.score, "" if r.max_score is None else r.max_score, r.reason])
+                        "" if r.score is None else r.score, "" if r.max_score is None else r.max_score, r.reason,
+                        " | ".join(r.notes), " | ".join(r.flags)])
     return Path(path)
 
 
 def table(results, assignments):
-    """A plain-text student × assignment table of scores or reasons."""
+    """A plain-text student × assignment table of scores or reasons, then what happened and what to review."""
     by = {(r.student, r.assignment): r for r in results}
     students = sorted({r.student for r in results})
     header = ["student"] + assignments
@@ -192,10 +232,16 @@ def table(results, assignments):
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in rows]
-    notes = [f"  {r.student} / {r.assignment}: {r.reason}" for r in results
-             if r.status == NOT_GRADED]
-    if notes:
-        lines += ["", "Not graded (never counted as 0):"] + notes
+    sections = [
+        ("Not graded (never counted as 0):", [(r, [r.reason]) for r in results if r.status == NOT_GRADED]),
+        ("What happened while grading:", [(r, r.notes) for r in results if r.notes and r.status == GRADED]),
+        ("Flagged for review (the score is not changed):", [(r, r.flags) for r in results if r.flags]),
+    ]
+    for title, entries in sections:
+        if entries:
+            lines += ["", title]
+            for r, texts in entries:
+                lines += [f"  {r.student} / {r.assignment}: {t}" for t in texts]
     return "\n".join(lines)
 
 
@@ -204,4 +250,4 @@ def _cell(result):
         return "—"
     if result.status == GRADED:
         return result.summary()
-    return "NOT GRADED"
+    return "NOT GRADED" + (" (flagged)" if result.flags else "")

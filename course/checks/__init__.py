@@ -42,6 +42,25 @@ def fresh(value):
     return _array(value, dtype=float, copy=True)
 
 
+def _plain(value):
+    """Numbers returned by student code as plain float arrays, converted at once.
+
+    An object that is converted only later, while the check holds its expected values, could read them
+    from the check's frames (through ``__array__``) and return them; converting here leaves it nothing to
+    read.  Containers keep their shape; objects that are not numbers (a layer, a string) pass unchanged.
+    """
+    if value is None or isinstance(value, (str, bytes, bool)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    try:
+        return _array(value, dtype=float, copy=True)
+    except Exception:  # not numbers: a layer object, say
+        return value
+
+
 def _implementation_hint(exc):
     if isinstance(exc, NotImplementedError):
         return " (the cell still has `raise NotImplementedError()`: replace it with your code)"
@@ -82,7 +101,7 @@ class Checklist:
     def call(self, what, fn, *args, **kwargs):
         """Call student code; if it raises, record that and stop this check (its other parts need the result)."""
         try:
-            return fn(*args, **kwargs)
+            return _plain(fn(*args, **kwargs))
         except Exception as exc:  # the student's code may raise anything
             self.failed.append(f"{what} raised {type(exc).__name__}: {exc}{_implementation_hint(exc)}")
             raise _StopChecking from None

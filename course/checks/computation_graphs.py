@@ -21,7 +21,7 @@ def _as_input(a):
     return float(a) if a.ndim == 0 else fresh(a)
 
 
-def _check_binary_layer(title, layer_class, op, alternatives, seed, grads_at_2_3):
+def _check_binary_layer(title, layer_class, op, alternatives, seed, grads_at_2_3, local):
     """Forward values and backward vs numerical gradients of ``sum(op(x, y) * dout)``."""
     with checklist(title) as c:
         for k, shape in enumerate(SHAPES):
@@ -37,6 +37,17 @@ def _check_binary_layer(title, layer_class, op, alternatives, seed, grads_at_2_3
             for name, exp, act in zip(("dx", "dy"), expected, grads):
                 wrong = alternatives(x, y, dout, name)
                 c.gradient(f"{name} (shape {shape}, random dout)", exp, act, alternatives=wrong)
+        # Near 1e13, x ± h rounds back to x: a difference quotient posing as a backward pass gets 0 or
+        # nonsense here, while the node's local derivative (the rule of the lecture) stays exact.
+        g = rng(seed + 99)
+        x, y, dout = fresh(g.uniform(1, 2, 3) * 1e13), fresh(g.uniform(1, 2, 3) * 1e13), fresh(g.normal(size=3))
+        layer = c.call(f"{layer_class.__name__}()", layer_class)
+        c.call("forward on inputs near 1e13", layer.forward, fresh(x), fresh(y))
+        grads = c.call("backward on inputs near 1e13", layer.backward, fresh(dout))
+        if c.expect(isinstance(grads, tuple) and len(grads) == 2, "backward returns (dx, dy) for inputs near 1e13"):
+            for name, exp, act in zip(("dx", "dy"), local(x, y), grads):
+                c.gradient(f"{name} for inputs near 1e13 (use the local derivative, not a difference quotient)",
+                           exp * dout, act)
         # Two layers in one graph must not share what they remember from forward.
         first, second = layer_class(), layer_class()
         c.call("forward", first.forward, 2.0, 3.0)
@@ -71,11 +82,13 @@ def _add_alternatives(x, y, dout, name):
 
 
 def mul_layer_backward(MulLayer):
-    _check_binary_layer("MulLayer on random inputs", MulLayer, _mul, _mul_alternatives, seed=2100, grads_at_2_3=(3.0, 2.0))
+    _check_binary_layer("MulLayer on random inputs", MulLayer, _mul, _mul_alternatives, seed=2100, grads_at_2_3=(3.0, 2.0),
+                        local=lambda x, y: (y, x))
 
 
 def add_layer_backward(AddLayer):
-    _check_binary_layer("AddLayer on random inputs", AddLayer, _add, _add_alternatives, seed=2200, grads_at_2_3=(1.0, 1.0))
+    _check_binary_layer("AddLayer on random inputs", AddLayer, _add, _add_alternatives, seed=2200, grads_at_2_3=(1.0, 1.0),
+                        local=lambda x, y: (np.ones_like(x), np.ones_like(y)))
 
 
 def _check_graph_function(title, fn, names, true_f, cases):

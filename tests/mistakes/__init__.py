@@ -31,7 +31,8 @@ class SolutionEdits:
     """
 
     def __init__(self, notebook):
-        self.solutions = solution_code(nbformat.read(SOURCE / notebook, as_version=4))
+        self.path = SOURCE / notebook
+        self.solutions = solution_code(nbformat.read(self.path, as_version=4))
 
     def edit(self, grade_id, *changes):
         """The solution of ``grade_id`` with each (old, new) replacement applied; ``old`` must occur exactly once."""

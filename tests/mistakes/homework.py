@@ -5,7 +5,8 @@ notebook: an edit that no longer applies fails loudly at import instead of testi
 """
 from tests.mistakes import Mistake, SolutionEdits
 
-_edit = SolutionEdits("04-homework/homework.ipynb").edit
+_EDITS = SolutionEdits("04-homework/homework.ipynb")
+NOTEBOOK, SOLUTIONS, _edit = _EDITS.path, _EDITS.solutions, _EDITS.edit
 
 
 GRAPH = ["test_graph_figure", "test_graph_inputs", "test_graph_nodes"]

@@ -5,7 +5,8 @@ notebook: an edit that no longer applies fails loudly at import instead of testi
 """
 from tests.mistakes import Mistake, SolutionEdits
 
-_edit = SolutionEdits("03-layers/layers.ipynb").edit
+_EDITS = SolutionEdits("03-layers/layers.ipynb")
+NOTEBOOK, SOLUTIONS, _edit = _EDITS.path, _EDITS.solutions, _EDITS.edit
 
 
 SIGMOID = ("test_sigmoid_values", "test_sigmoid_random")

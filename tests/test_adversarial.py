@@ -1,0 +1,276 @@
+"""Submissions that attack the grading itself, graded with the real pipeline (see tests/adversarial/).
+
+Every case of the catalogue is autograded in one course copy: no case earns a point it did not earn,
+every other student (the perfect one included) is still graded, and the result says what happened
+instead of a silent 0.  Some cases are graded twice (identical scores and messages), a few get their
+feedback page (no hidden test line in it), and submitted/ is never written.
+"""
+import csv
+import hashlib
+import html
+import re
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from course import limits, scan, submissions
+from course.execution import GuardedExecute
+from course.grading import GRADED, NOT_GRADED, Grader, table, write_csv
+from course.layout import Course
+from course.parallel import grade_parallel
+from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES
+from tests.conftest import ASSIGNMENTS, make_course_copy
+
+BY_NAME = {case.name: case for case in CASES}
+TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop")
+FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit")
+WORKERS = 2
+# Attacks that still earn points, and what it takes to stop them.
+# The test copy's limits: a short per-cell timeout keeps the loops cheap, 2 GiB keeps the 20 GB attempt safe.
+LIMITS = "\nc.Execute.timeout = 5\nc.LimitedKernelManager.memory_limit = 2 * 2**30\n"
+
+
+def _digest(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _messages(course, student):
+    """grade_id -> the errors each test cell showed (what a student reads in the feedback)."""
+    paths = list((course.autograded / student / ASSIGNMENT).glob("*.ipynb"))
+    if not paths:
+        return {}
+    nb = nbformat.read(paths[0], as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: [f"{o.ename}: {o.evalue}" for o in c.outputs if o.output_type == "error"]
+            for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def _page_text(path):
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Every case graded once in one course copy (two workers), some twice, a few with feedback."""
+    _check_memory_limit_works()  # before anything tries to allocate 20 GB
+    course = make_course_copy(tmp_path_factory.mktemp("adversarial"))
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(LIMITS)
+    grader = Grader(course, log=lambda *a: None)
+    grader.generate(ASSIGNMENT)
+    source = nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4)
+    release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
+    solution = submissions.solution_code(source)
+    filename = course.notebook_names(ASSIGNMENT)[0]
+    for case in CASES:
+        case.build(solution, release, course.submitted / case.name / ASSIGNMENT, filename)
+    before = _digest(course.submitted)
+    start = time.perf_counter()
+    results = grade_parallel(course, ASSIGNMENT, list(BY_NAME), WORKERS)
+    seconds = time.perf_counter() - start
+    graded = {r.student: {"result": r, "messages": _messages(course, r.student)} for r in results}
+    for again in grade_parallel(course, ASSIGNMENT, TWICE, WORKERS):
+        graded[again.student]["again"] = (again, _messages(course, again.student))
+    for name in FEEDBACK:
+        graded[name]["feedback"] = [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
+    print(f"\n{len(CASES)} adversarial submissions graded in {seconds:.0f} s on {WORKERS} workers "
+          f"({sum(r.seconds for r in results):.0f} s of grading)")
+    return {"course": course, "graded": graded, "before": before, "seconds": seconds}
+
+
+def _check_memory_limit_works():
+    """The launcher really caps a kernel's memory: a 4 GB allocation fails under a 1 GiB limit."""
+    probe = "b = bytearray(4 * 2**30)"
+    run = subprocess.run([sys.executable, "-c", limits.LAUNCHER, str(2**30), sys.executable, "-c", probe],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "MemoryError" in run.stderr, run.stderr[-500:]
+
+
+def test_memory_limit_stops_a_huge_allocation():
+    _check_memory_limit_works()
+
+
+def _unearned(case, result):
+    """What a graded case scored beyond what it earned (empty when nothing)."""
+    earned = {cell: score for cell, (score, _) in result.cells.items()}
+    problems = [f"{cell} earned {earned[cell]}" for cell in case.zero if earned[cell] != 0]
+    if case.most is not None and result.score > case.most:
+        problems.append(f"{result.score} points, at most {case.most} earned")
+    if case.exact is not None and result.score != case.exact:
+        problems.append(f"{result.score} points, {case.exact} earned")
+    return problems
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("name", list(BY_NAME))
+def test_attack_earns_nothing_and_the_table_says_what_happened(batch, name):
+    case = BY_NAME[name]
+    result = batch["graded"][name]["result"]
+    assert result.status == case.status, f"{case.what}: {result.summary()}"
+    assert case.reason in result.reason, result.reason
+    for words in case.notes:
+        assert any(words in note for note in result.notes), result.notes
+    for words in case.flags:
+        assert any(words in flag for flag in result.flags), result.flags
+    if not case.flags:
+        assert not result.flags, result.flags
+    if result.status != GRADED:
+        return
+    assert set(result.cells) == set(ALL_TESTS) and result.max_score == 13, result.cells
+    problems = _unearned(case, result)
+    assert not problems, f"{case.what}: {'; '.join(problems)}"
+
+
+@pytest.mark.pipeline
+def test_the_honest_student_is_graded_without_notes_or_flags(batch):
+    perfect = batch["graded"]["perfect"]["result"]
+    assert perfect.status == GRADED and perfect.score == perfect.max_score == 13
+    assert perfect.notes == [] and perfect.flags == []
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("name", TWICE)
+def test_grading_twice_gives_identical_scores_and_messages(batch, name):
+    entry = batch["graded"][name]
+    first, again = entry["result"], entry["again"][0]
+    assert (first.status, first.reason, first.score, first.cells, first.notes, first.flags) == \
+        (again.status, again.reason, again.score, again.cells, again.notes, again.flags)
+    assert entry["messages"] == entry["again"][1]
+    assert any(entry["messages"].values()) or first.score == first.max_score
+
+
+@pytest.mark.pipeline
+def test_submitted_files_are_never_written(batch):
+    assert _digest(batch["course"].submitted) == batch["before"]
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("name", FEEDBACK)
+def test_feedback_of_an_attack_shows_no_hidden_test_line(batch, name):
+    from tests.test_notebooks import _hidden_lines, _source
+
+    hidden = _hidden_lines(_source(ASSIGNMENT))
+    pages = batch["graded"][name]["feedback"]
+    assert pages
+    for text in pages:
+        assert not [line for line in hidden if line in text]
+    if name == "patch-during-test":
+        assert "this test does not count" in pages[0]
+
+
+@pytest.mark.pipeline
+def test_table_and_csv_report_every_status(batch, tmp_path):
+    results = [entry["result"] for entry in batch["graded"].values()]
+    text = table(results, [ASSIGNMENT])
+    for heading in ("Not graded (never counted as 0):", "What happened while grading:",
+                    "Flagged for review (the score is not changed):"):
+        assert heading in text
+    assert "NOT GRADED" in text and "(flagged)" in text and "timed out" in text
+    rows = list(csv.DictReader(write_csv(results, tmp_path / "grades.csv").open()))
+    assert len(rows) == len(CASES)
+    for row in rows:
+        assert (row["score"] == "") == (row["status"] != GRADED), row
+        if row["status"] == NOT_GRADED:
+            assert row["reason"]
+    assert any(row["flags"] for row in rows) and any(row["notes"] for row in rows)
+
+
+@pytest.mark.pipeline
+def test_batch_stays_fast(batch):
+    assert batch["seconds"] < 300, f"the adversarial batch took {batch['seconds']:.0f} s"
+
+
+# -- parts that need no nbgrader -----------------------------------------------------------------
+def test_a_notebook_that_runs_too_long_is_stopped(tmp_path):
+    """The whole-notebook limit: three 2 s cells under a 3 s limit; the kernel is killed in the second."""
+    from nbclient.exceptions import DeadKernelError
+    from traitlets.config import Config
+
+    from course import execution
+
+    config = Config()
+    config.LimitedKernelManager.notebook_timeout = 3
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(2)") for _ in range(3)])
+    execute = GuardedExecute(config=config, timeout=30)
+    key = ("slow", "anything")
+    execution._EVENTS.pop(key, None)
+    start = time.perf_counter()
+    with pytest.raises(DeadKernelError):
+        execute.preprocess(nb, {"nbgrader": {"student": key[0], "assignment": key[1], "notebook": "x"},
+                                "metadata": {"path": str(tmp_path)}})
+    assert time.perf_counter() - start < 20
+    assert any(e.startswith("notebook time limit") for e in execution._EVENTS.pop(key))
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if Course().release_notebook(a).exists()])
+def test_scan_finds_nothing_in_honest_notebooks(assignment):
+    course = Course()
+    source = nbformat.read(course.source_notebook(assignment), as_version=4)
+    release = nbformat.read(course.release_notebook(assignment), as_version=4)
+    for nb in (submissions.perfect(source, release), release):
+        assert scan.scan_notebook(nb, release) == []
+        assert scan.structure_notes(nb, release) == []
+
+
+EXPLOITS = {
+    "os._exit(0)": "exits or signals",
+    "import signal\nsignal.signal(signal.SIGALRM, print)": "exits or signals",
+    "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass": "catches KeyboardInterrupt",
+    "import numpy\nnumpy.allclose = lambda *a: True": "patches numpy",
+    "from course.checks import Checklist\nChecklist.verdict = None": "patches course",
+    "setattr(np, 'isclose', None)": "patches numpy",
+    "import sys\nsys.modules['numpy'] = None": "edits sys.modules",
+    "get_ipython().events.register('post_run_cell', print)": "reaches into IPython",
+    "exec('x = 1')": "runs code built from strings",
+    "import sys\nf = sys._getframe(1).f_locals": "inspects call frames",
+    "import builtins\nbuiltins.max = min": "patches builtins",
+    "class A:\n    def __eq__(self, other):\n        return True": "compare or convert",
+    "class B(np.ndarray):\n    pass": "compare or convert",
+    "import threading": "threads, processes",
+    "import course.checks.computation_graphs": "tests' own checks",
+    "def checklist(title):\n    pass": "redefines a helper",
+    "class L:\n    def backward(self, dout):\n        return numerical_gradient(self.f, self.x)": "numerical gradient",
+    "class L:\n    def backward(self, dout, h=1e-4):\n        return (self.f(self.x + h) - self.f(self.x - h)) / (2 * h)": "numerical gradient",
+    "def f(x, y):\n    return 2.2, 110": "hard-coded",
+    "!rm -rf /tmp/x": "shell commands",
+}
+
+
+@pytest.mark.parametrize("code", list(EXPLOITS))
+def test_scan_names_each_known_exploit(code):
+    release = nbformat.read(Course().release_notebook(ASSIGNMENT), as_version=4)
+    nb = nbformat.from_dict(release)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    findings = scan.scan_notebook(nb, release)
+    assert any(EXPLOITS[code] in f for f in findings), findings
+    assert all("(cell #" in f for f in findings)
+
+
+@pytest.mark.parametrize("code", [
+    "import numpy as np\nx = np.zeros(3)\nx[0] = 1.0\nnp.random.seed(0)",
+    "import re\npattern = re.compile('a+')",
+    "class Layer:\n    def backward(self, dout):\n        return dout * self.y, dout * self.x",
+    "def relu(x):\n    return np.maximum(0, x)",
+    "def ones(n):\n    return 1, 1",
+    "try:\n    import scipy\nexcept ImportError:\n    pass",
+    "%matplotlib inline\nprint(np.stack([np.ones(2)]))",
+])
+def test_scan_leaves_ordinary_code_alone(code):
+    release = nbformat.read(Course().release_notebook(ASSIGNMENT), as_version=4)
+    nb = nbformat.from_dict(release)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    assert scan.scan_notebook(nb, release) == []
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_guard_raises_no_false_alarm_on_the_mistake_catalogues(graded, assignment):
+    """Honest work, right or wrong, is never reported as tampering (the guard would void its tests)."""
+    course, results = graded[assignment]
+    assert {"perfect", "untouched"} <= set(results)
+    for student, result in results.items():
+        assert not [f for f in result.flags if f.startswith("tampering")], (student, result.flags)
+        assert not [n for n in result.notes if not n.startswith("cells changed")], (student, result.notes)
