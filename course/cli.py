@@ -2,22 +2,27 @@
 
     course demo                         generate everything, grade the example submissions, show the table
     course generate [ASSIGNMENT ...]    source/ -> release/ (nbgrader generate_assignment)
-    course grade ASSIGNMENT [--student S ...]   autograde submitted/ and print a status per submission
+    course grade ASSIGNMENT [--student S ...] [--jobs N]   autograde submitted/ (in N worker processes)
     course feedback ASSIGNMENT          feedback/ HTML without hidden test code
     course export [--csv grades.csv]    scores and statuses of everything graded so far
+    course report [--html report.html]  the instructor's report with plots, and the CSVs beside it
+    course scan ASSIGNMENT [--student S ...]    list submissions whose code matches known exploit patterns
 
 Run it from the course folder (the one with nbgrader_config.py), e.g. `python3 run.py course grade 02-computation-graphs`.
 """
 import argparse
 import json
+import os
 import sys
 import time
 
 from course import examples as example_submissions
+from course import parallel, report
 from course.grading import GRADED, NO_SUBMISSION, Grader, Result, table, write_csv
 from course.layout import Course, CourseError
 
 STATUS_FILE = "grading_status.json"
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 
 
 def _progress(i, n, text):
@@ -45,12 +50,15 @@ def generate(grader, assignments):
         _progress(i, len(assignments), f"{name} -> release/{name}/ ({time.perf_counter() - start:.1f} s)")
 
 
-def grade(grader, assignment, students):
-    results = []
-    for i, student in enumerate(students, 1):
-        result = grader.autograde(student, assignment)
-        _progress(i, len(students), f"{assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
-        results.append(result)
+def grade(grader, assignment, students, jobs=1):
+    if jobs > 1 and len(students) > 1:
+        results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress)
+    else:
+        results = []
+        for i, student in enumerate(students, 1):
+            result = grader.autograde(student, assignment)
+            _progress(i, len(students), f"{assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
+            results.append(result)
     _save_status(grader.course, results)
     return results
 
@@ -76,16 +84,17 @@ def cmd_demo(grader, args):
         print(f"     {'wrote' if written else 'kept '} submitted/{ex.student}/{ex.assignment}: {ex.what}")
         todo.setdefault(ex.assignment, []).append(ex.student)
 
-    print("3. Autograding", flush=True)
+    jobs = args.jobs or DEFAULT_JOBS
+    print(f"3. Autograding ({jobs} worker process{'es' if jobs > 1 else ''})", flush=True)
     results = []
     for assignment in names:
-        results += grade(grader, assignment, todo.get(assignment, []))
+        results += grade(grader, assignment, todo.get(assignment, []), jobs)
 
     print("4. Feedback (hidden tests removed, diagnostic messages kept)", flush=True)
     feedback(grader, results)
 
-    csv_path = write_csv(results, course.root / "grades.csv")
-    print(f"5. Grades exported to {csv_path.name}\n")
+    html_path, csv_path, _ = report.write_report(course, results, course.root / "report.html")
+    print(f"5. Grades exported to {csv_path.name}, the instructor's report to {html_path.name}\n")
     print(table(results, names))
     print(f"\nDone in {time.perf_counter() - t0:.0f} s. Feedback: feedback/<student>/<assignment>/*.html")
     return 0
@@ -101,7 +110,7 @@ def cmd_grade(grader, args):
     students = args.student or grader.course.students()
     if not students:
         raise CourseError(f"nothing to grade: {grader.course.submitted} holds no student folders")
-    results = grade(grader, assignment, students)
+    results = grade(grader, assignment, students, args.jobs)
     print()
     print(table(results, [assignment]))
     return 0 if all(r.status in (GRADED, NO_SUBMISSION) for r in results) else 1
@@ -124,20 +133,46 @@ def cmd_export(grader, args):
     return 0
 
 
+def cmd_report(grader, args):
+    results = list(_load_status(grader.course).values())
+    if not results:
+        raise CourseError("nothing graded yet: run `course grade ASSIGNMENT` first")
+    paths = report.write_report(grader.course, results, grader.course.root / args.html)
+    print("Wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_scan(grader, args):
+    assignment = grader.course.check_assignment(args.assignment)
+    for student in args.student or grader.course.students():
+        flags = grader.scan(student, assignment)
+        print(f"{student}: {len(flags) or 'nothing'} to review")
+        for flag in flags:
+            print(f"    {flag}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="generate everything and grade the example submissions")
+    p = sub.add_parser("demo", help="generate everything and grade the example submissions")
+    p.add_argument("--jobs", type=int, default=0, help=f"worker processes (default {DEFAULT_JOBS})")
     p = sub.add_parser("generate", help="source/ -> release/")
     p.add_argument("assignments", nargs="*")
     p = sub.add_parser("grade", help="autograde submitted/")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--jobs", type=int, default=1, help="grade in this many worker processes")
     p = sub.add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("assignment")
     p = sub.add_parser("export", help="write the grades CSV")
     p.add_argument("--csv", default="grades.csv")
+    p = sub.add_parser("report", help="write the instructor's HTML report and CSVs")
+    p.add_argument("--html", default="report.html")
+    p = sub.add_parser("scan", help="list submissions that match known exploit patterns")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append")
     args = parser.parse_args(argv)
     grader = Grader(Course.here())
     try:

@@ -1,0 +1,257 @@
+"""The instructor's grade report: one self-contained HTML page, and the grades as CSV beside it.
+
+For each assignment: the score distribution, the share of submissions that earned full marks on each
+test cell, and the mistakes the tests diagnosed most often.  The diagnoses are read from the messages
+the test cells left in the autograded notebooks (the same messages the students' feedback shows).
+Submissions that were not graded, and those flagged for review, are listed apart: they are never
+counted as zeros.
+"""
+import base64
+import csv
+import html
+import io
+import re
+import textwrap
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from matplotlib.figure import Figure
+
+from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, write_csv
+
+TOP_MISTAKES = 10
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
+_LIKELY = re.compile(r"likely mistake:\s*(.+?)\.?\s*$", re.IGNORECASE)
+_RAISED = re.compile(r"\braised (\w+)")
+_VALUES = re.compile(r"\s*\([N/,. ]*\)")  # "(1/3.2)" after a factor: no meaning once numbers are N
+NOT_ANSWERED = "not answered (the cell still raises NotImplementedError)"
+UNRECOGNISED = "wrong values that match no catalogued mistake"
+
+
+def write_report(course, results, path):
+    """Write the HTML report to ``path``, grades.csv and grades-by-cell.csv beside it; return the three paths."""
+    path = Path(path)
+    grades_csv = write_csv(results, path.with_name("grades.csv"))
+    cells_csv = _write_cells_csv(results, path.with_name("grades-by-cell.csv"))
+    assignments = [a for a in course.assignments() if any(r.assignment == a for r in results)]
+    sections = [_assignment_section(course, a, [r for r in results if r.assignment == a]) for a in assignments]
+    path.write_text(_PAGE.format(
+        when=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        overview=_overview(results, assignments),
+        sections="\n".join(sections),
+        problems=_problems(results),
+        grades_csv=html.escape(grades_csv.name), cells_csv=html.escape(cells_csv.name),
+    ))
+    return path, grades_csv, cells_csv
+
+
+# -- what the autograded notebooks say -------------------------------------------------------------
+def diagnoses(notebook):
+    """(test cell, mistake) pairs for the failures in an autograded notebook, one per failed check."""
+    found = []
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []) if grade_id else []:
+            if output.get("output_type") == "error":
+                found += [(grade_id, mistake) for mistake in _classify(output)]
+    return found
+
+
+def _classify(error):
+    """What went wrong, in words shared by every student who made the same mistake."""
+    ename, evalue = error.get("ename", "Error"), str(error.get("evalue", ""))
+    failures = _failures(evalue)
+    if failures:
+        return [_mistake(f) for f in failures]
+    if ename == "NotImplementedError":
+        return [NOT_ANSWERED]
+    first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+    return [_NUMBER.sub("N", f"{ename}: {first}" if first else ename)[:120]]
+
+
+def _failures(evalue):
+    """The checklist's failed checks: each "✗" line with the lines indented under it."""
+    failures = []
+    for line in evalue.splitlines():
+        if line.lstrip().startswith("✗"):
+            failures.append(line.lstrip()[1:].strip())
+        elif failures and line.startswith("    "):
+            failures[-1] += "\n" + line.strip()
+    return failures
+
+
+def _mistake(text):
+    """One failed check's mistake: its diagnosis if the check named one."""
+    likely = [m.group(1) for m in map(_LIKELY.search, text.splitlines()) if m]
+    if likely:
+        return _VALUES.sub("", _NUMBER.sub("N", likely[0]))
+    if "NotImplementedError" in text:
+        return NOT_ANSWERED
+    raised = _RAISED.search(text)
+    return f"the code raised {raised.group(1)}" if raised else UNRECOGNISED
+
+
+def _autograded_notebooks(course, result):
+    folder = course.autograded / result.student / result.assignment
+    return [nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))]
+
+
+def _test_cells(course, assignment):
+    """The assignment's graded cells in notebook order, with their points."""
+    cells = {}
+    for cell in nbformat.read(course.source_notebook(assignment), as_version=4).cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade"):
+            cells[meta["grade_id"]] = meta.get("points", 0)
+    return cells
+
+
+# -- the page ------------------------------------------------------------------------------------
+def _assignment_section(course, assignment, results):
+    graded = [r for r in results if r.status == GRADED]
+    parts = [f"<h2>{html.escape(assignment)}</h2>",
+             f"<p>{len(graded)} graded, {_count(results, NOT_GRADED)} not graded, "
+             f"{_count(results, NO_SUBMISSION)} without a submission.</p>"]
+    if not graded:
+        return "\n".join(parts + ["<p>Nothing graded yet.</p>"])
+    parts.append(_img(_score_histogram(assignment, graded)))
+    parts.append(_img(_pass_rates(_test_cells(course, assignment), graded)))
+    mistakes, cells = Counter(), defaultdict(set)
+    for r in graded:
+        found = [d for nb in _autograded_notebooks(course, r) for d in diagnoses(nb)]
+        for cell, mistake in found:
+            cells[mistake].add(cell)
+        mistakes.update({mistake for _, mistake in found})  # students, not failed checks
+    parts.append(_mistakes(mistakes, cells, len(graded)))
+    return "\n".join(parts)
+
+
+def _score_histogram(assignment, graded):
+    percent = [100 * r.score / r.max_score if r.max_score else 0 for r in graded]
+    fig = Figure(figsize=(7, 2.6))
+    ax = fig.subplots()
+    ax.hist(percent, bins=range(0, 101, 10), color="#4c72b0", edgecolor="white")
+    mean = sum(percent) / len(percent)
+    ax.axvline(mean, color="#c44e52", linestyle="--", label=f"mean {mean:.0f}%")
+    ax.set(xlim=(0, 100), xlabel="score (% of the points)", ylabel="submissions",
+           title=f"Score distribution ({len(graded)} graded)")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper center", framealpha=0.9)
+    fig.tight_layout()
+    return fig
+
+
+def _pass_rates(points, graded):
+    """Share of graded submissions with full marks on each test cell, in notebook order."""
+    names = list(points) + sorted({c for r in graded for c in r.cells} - set(points))
+    full = [sum(1 for r in graded if c in r.cells and r.cells[c][0] == r.cells[c][1]) for c in names]
+    fig = Figure(figsize=(7, 0.6 + 0.32 * len(names)))
+    ax = fig.subplots()
+    y = range(len(names))
+    ax.barh(y, [100 * k / len(graded) for k in full], color="#55a868")
+    ax.set_yticks(list(y), [f"{c} ({points.get(c, '?'):g} pt)" if c in points else c for c in names], fontsize=8)
+    for i, k in enumerate(full):
+        ax.text(101, i, f"{k}/{len(graded)}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 112), xlabel="% of graded submissions with full marks", title="Pass rate per test cell")
+    fig.tight_layout()
+    return fig
+
+
+def _mistakes(mistakes, cells, n_graded):
+    unrecognised = mistakes.pop(UNRECOGNISED, 0)
+    note = (f"<p>{unrecognised} of {n_graded} students also failed checks whose message names no likely mistake "
+            f"(in {html.escape(', '.join(sorted(cells[UNRECOGNISED])))}): worth a look, and perhaps a new "
+            "entry in the checks' known mistakes.</p>") if unrecognised else ""
+    if not mistakes:
+        return "<p>No diagnosed mistakes.</p>" + note
+    top = mistakes.most_common(TOP_MISTAKES)
+    fig = Figure(figsize=(8, 0.8 + 0.5 * len(top)))
+    ax = fig.subplots()
+    ax.barh(range(len(top)), [k for _, k in top], color="#dd8452")
+    ax.set_yticks(range(len(top)), [textwrap.fill(textwrap.shorten(m, 90), 45) for m, _ in top], fontsize=8)
+    ax.invert_yaxis()
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set(xlabel="students", title="Most frequent diagnosed mistakes")
+    fig.tight_layout()
+    rows = "".join(f"<tr><td>{html.escape(m)}</td><td>{k} of {n_graded}</td>"
+                   f"<td>{html.escape(', '.join(sorted(cells[m])))}</td></tr>" for m, k in top)
+    return (_img(fig) + "<table><tr><th>mistake (from the tests' messages)</th><th>students</th>"
+            f"<th>test cells</th></tr>{rows}</table>" + note)
+
+
+def _overview(results, assignments):
+    rows = "".join(f"<tr><td>{html.escape(a)}</td>"
+                   + "".join(f"<td>{_count([r for r in results if r.assignment == a], s)}</td>"
+                             for s in (GRADED, NOT_GRADED, NO_SUBMISSION)) + "</tr>"
+                   for a in assignments)
+    return f"<table><tr><th>assignment</th><th>graded</th><th>not graded</th><th>no submission</th></tr>{rows}</table>"
+
+
+def _problems(results):
+    """Not graded, no submission and flagged submissions, each in its own table."""
+    tables = [
+        ("Not graded (never counted as 0)", [r for r in results if r.status == NOT_GRADED],
+         lambda r: r.reason),
+        ("No submission", [r for r in results if r.status == NO_SUBMISSION], lambda r: r.reason),
+        ("Flagged for review (the score stands until you change it)", [r for r in results if r.flags],
+         lambda r: "; ".join(r.flags)),
+    ]
+    out = []
+    for title, rows, why in tables:
+        out.append(f"<h3>{html.escape(title)}: {len(rows)}</h3>")
+        if rows:
+            body = "".join(f"<tr><td>{html.escape(r.student)}</td><td>{html.escape(r.assignment)}</td>"
+                           f"<td>{html.escape(_score(r))}</td><td>{html.escape(why(r))}</td></tr>"
+                           for r in sorted(rows, key=lambda r: (r.assignment, r.student)))
+            out.append(f"<table><tr><th>student</th><th>assignment</th><th>score</th><th>why</th></tr>{body}</table>")
+    return "\n".join(out)
+
+
+def _score(result):
+    return f"{result.score:g}/{result.max_score:g}" if result.status == GRADED else "—"
+
+
+def _count(results, status):
+    return sum(r.status == status for r in results)
+
+
+def _img(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96)
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _write_cells_csv(results, path):
+    """One row per submission and test cell, for a spreadsheet or pandas."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "assignment", "status", "cell", "score", "max_score"])
+        for r in results:
+            for cell, (score, max_score) in r.cells.items():
+                w.writerow([r.student, r.assignment, r.status, cell,
+                            "" if score is None else score, "" if max_score is None else max_score])
+    return Path(path)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Grade report: Backprop from the Ground Up</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; margin: .5rem 0 1.5rem; }}
+th, td {{ border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; font-size: .9rem; }}
+th {{ background: #f3f3f3; }}
+img {{ display: block; max-width: 100%; margin: .5rem 0; }}
+h2 {{ border-bottom: 2px solid #4c72b0; padding-bottom: .2rem; margin-top: 2.5rem; }}
+</style></head><body>
+<h1>Grade report: Backprop from the Ground Up</h1>
+<p>Written {when}. Data: <a href="{grades_csv}">{grades_csv}</a> (one row per submission),
+<a href="{cells_csv}">{cells_csv}</a> (one row per submission and test cell).</p>
+{overview}
+{sections}
+<h2>Submissions to look at</h2>
+{problems}
+</body></html>
+"""
