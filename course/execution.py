@@ -46,7 +46,11 @@ class LimitedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         # Fixed hash seeds make set and dict orders, and so grading, repeatable; the safe path keeps
         # `-m ipykernel_launcher` from importing a module the student put in the submission folder.
-        kw["env"] = {**(kw.get("env") or os.environ), "PYTHONHASHSEED": "0", "PYTHONSAFEPATH": "1"}
+        # PYTHONPATH makes the kernel import the very `course` package this grader runs (a second checkout
+        # installed in the environment must not answer instead: the guard trusts only this one).
+        env = kw.get("env") or os.environ
+        path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        kw["env"] = {**env, "PYTHONHASHSEED": "0", "PYTHONSAFEPATH": "1", "PYTHONPATH": path}
         cmd = [sys.executable, "-c", limits.LAUNCHER, str(self.memory_limit), *kernel_cmd]
         await super()._async_launch_kernel(cmd, **kw)
         if self.notebook_timeout > 0:

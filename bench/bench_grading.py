@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Benchmark: parallel autograding, and what autograding costs over running the notebooks (issue #8).
+
+Builds K synthetic Part 2 submissions (correct, mistaken and adversarial, mixed) and measures, in one run:
+
+* **speed-up**: all K graded by plain ``nbgrader autograde`` (one process, one submission after the
+  other), then by ``course grade --jobs N`` (course.parallel.grade_parallel, in a fresh process);
+  the two must give every submission the same score;
+* **overhead**: the honest submissions (correct and mistaken) autograded by plain ``nbgrader
+  autograde``, against bare execution of the same notebooks with nbclient (NBGRADER_EXECUTION set as
+  nbgrader sets it, so heavy demo cells shrink the same way).  Adversarial notebooks are left out of
+  this ratio: the grading guard runs them differently on purpose (it cuts a million-line print short,
+  caps memory, ...), and bare execution of some of them is not safe.
+
+Every timing includes its process start-up.  The load average is printed before and after: on a busy
+machine the figures mean little (--repeat R keeps the best of R interleaved runs of each).
+
+    python bench/bench_grading.py [-k 24] [--jobs 2] [--repeat R] [--keep DIR]
+
+Adversarial cases that wait out a time limit (an infinite loop, a loop that ignores interrupts) are left
+out: they would measure the limit, not the grading.
+"""
+import argparse
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course import submissions  # noqa: E402
+from course.grading import Grader  # noqa: E402
+from course.layout import Course  # noqa: E402
+from tests.adversarial import CASES  # noqa: E402
+from tests.mistakes.computation_graphs import MISTAKES  # noqa: E402
+
+ASSIGNMENT = "02-computation-graphs"
+WAITS_FOR_A_LIMIT = {"infinite-loop", "ignores-interrupt"}
+
+GRADE_PARALLEL = """
+import sys
+from pathlib import Path
+from course.layout import Course
+from course.parallel import grade_parallel
+course = Course(Path(sys.argv[1]))
+grade_parallel(course, sys.argv[2], course.students(), int(sys.argv[3]))
+"""
+
+EXECUTE = """
+import os, shutil, sys, tempfile
+from pathlib import Path
+import nbformat
+from nbclient import NotebookClient
+os.environ["NBGRADER_EXECUTION"] = "autograde"
+for path in sorted(Path(sys.argv[1]).glob(sys.argv[2] + "/*/*.ipynb")):
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(shutil.copytree(path.parent, Path(scratch) / "nb"))
+        NotebookClient(nbformat.read(path, as_version=4), timeout=60, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+"""
+HONEST = "h*"  # student ids: h... for correct and mistaken submissions, a... for adversarial ones
+
+
+def build_course(folder, k):
+    """A course folder with Part 2 generated and k submissions in submitted/; returns (course, kinds)."""
+    course = Course(Path(folder))
+    course.root.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course.root)
+    shutil.copytree(ROOT / "source" / ASSIGNMENT, course.source / ASSIGNMENT)
+    Grader(course, log=lambda *a: None).generate(ASSIGNMENT)
+    source = nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4)
+    release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
+    solution = submissions.solution_code(source)
+    filename = course.notebook_names(ASSIGNMENT)[0]
+    mistakes = itertools.cycle(MISTAKES)
+    attacks = itertools.cycle([c for c in CASES if c.name not in WAITS_FOR_A_LIMIT and c.name != "perfect"])
+    kinds = {}
+    for i in range(k):
+        kind = ("correct", "mistaken", "adversarial")[i % 3]
+        if kind == "correct":
+            name, nb = "perfect", submissions.perfect(source, release)
+        elif kind == "mistaken":
+            mistake = next(mistakes)
+            name, nb = mistake.name, submissions.with_mistake(source, release, mistake)
+        else:
+            case, nb = next(attacks), None
+            name = case.name
+        student = f"{'a' if kind == 'adversarial' else 'h'}{i:03d}-{name}"
+        folder = course.submitted / student / ASSIGNMENT
+        if nb is None:
+            case.build(solution, release, folder, filename)
+        else:
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / filename)
+        kinds[student] = kind
+    return course, kinds
+
+
+def timed(cmd, cwd):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def scores(course):
+    """student -> score, or None where grading did not finish, from the course's gradebook."""
+    grader = Grader(course, log=lambda *a: None)
+    graded = {}
+    for student in course.students():
+        result = grader.result(student, ASSIGNMENT)
+        graded[student] = result.score if result.status == "graded" else None
+    return graded
+
+
+def _keep_best(best, name, seconds):
+    best[name] = min(seconds, best.get(name, seconds))
+
+
+def fresh_start(course, gradebook):
+    shutil.copy(gradebook, course.root / "gradebook.db")
+    shutil.rmtree(course.autograded, ignore_errors=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-k", type=int, default=24, help="number of submissions (default 24)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for course grade (default 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="measure R times, keep the best of each (default 1)")
+    parser.add_argument("--keep", help="build the course in this folder and keep it")
+    args = parser.parse_args(argv)
+
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    try:
+        course, kinds = build_course(work / "course", args.k)
+        generated = work / "generated.db"
+        shutil.copy(course.root / "gradebook.db", generated)
+        counts = {k: list(kinds.values()).count(k) for k in ("correct", "mistaken", "adversarial")}
+        print(f"Part 2 ({ASSIGNMENT}), {args.k} submissions: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+              + f"; {os.cpu_count()} CPUs")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+
+        nbgrader = str(Path(sys.executable).parent / "nbgrader")
+        honest = counts["correct"] + counts["mistaken"]
+        best = {}
+        for _ in range(args.repeat):  # interleaved, so that a busy spell does not favour one way
+            fresh_start(course, generated)
+            _keep_best(best, "plain", timed([nbgrader, "autograde", ASSIGNMENT, "--force"], course.root))
+            plain_scores = scores(course)
+            fresh_start(course, generated)
+            _keep_best(best, "parallel", timed([sys.executable, "-c", GRADE_PARALLEL, str(course.root), ASSIGNMENT,
+                                                str(args.jobs)], course.root))
+            parallel_scores = scores(course)
+            fresh_start(course, generated)
+            _keep_best(best, "plain_honest", timed([nbgrader, "autograde", ASSIGNMENT, "--force",
+                                                    f"--student={HONEST}"], course.root))
+            _keep_best(best, "bare_honest", timed([sys.executable, "-c", EXECUTE, str(course.submitted), HONEST],
+                                                  course.root))
+        plain, parallel, plain_honest, bare_honest = (best[x] for x in ("plain", "parallel", "plain_honest",
+                                                                        "bare_honest"))
+
+        k = args.k
+        print(f"\n{f'best of {args.repeat}' if args.repeat > 1 else '':44}{'total':>8}{'per submission':>16}")
+        print(f"{f'all {k}: plain nbgrader autograde':44}{plain:7.1f}s{plain / k:15.2f}s")
+        print(f"{f'all {k}: course grade --jobs {args.jobs}':44}{parallel:7.1f}s{parallel / k:15.2f}s"
+              f"   speed-up {plain / parallel:.2f}x (target >= 1.8 with 2 jobs on 2 cores)")
+        print(f"{f'{honest} honest: plain nbgrader autograde':44}{plain_honest:7.1f}s{plain_honest / honest:15.2f}s")
+        print(f"{f'{honest} honest: nbclient execution only':44}{bare_honest:7.1f}s{bare_honest / honest:15.2f}s"
+              f"   autograde overhead {plain_honest / bare_honest:.2f}x (target <= 1.3)")
+        same = plain_scores == parallel_scores
+        print(f"\nsame score for every submission in both gradings of all {k}: {'yes' if same else 'NO'}")
+        if not same:
+            for student in sorted(plain_scores):
+                if plain_scores[student] != parallel_scores.get(student):
+                    print(f"  {student}: {plain_scores[student]} vs {parallel_scores.get(student)}")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 0 if same else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

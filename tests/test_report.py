@@ -1,0 +1,117 @@
+"""The instructor's report: plots per assignment, diagnosed mistakes counted per student, submissions
+that were not graded listed apart, the CSVs beside it; and on the session's real Part 2 grading."""
+import base64
+import csv
+import html
+import re
+
+import nbformat
+import pytest
+
+from course import report
+from course.grading import Result
+from tests.conftest import make_course_copy
+
+A = "02-computation-graphs"
+
+
+def check_failed(*lines):
+    return {"output_type": "error", "ename": "CheckFailed", "traceback": [],
+            "evalue": "MulLayer on random inputs: 2 problem(s), 0 check(s) passed\n" + "\n".join(lines)}
+
+
+def graded_cell(grade_id, *outputs):
+    cell = nbformat.v4.new_code_cell("checks.something()")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
+                                 "points": 1, "schema_version": 3}
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return cell
+
+
+SWAPPED = ("  ✗ dx (shape (3,)): 3 of 3 entries wrong (expected 1.5, got 2.5)\n"
+           "    likely mistake: the inputs are not swapped")
+
+
+def test_each_failed_check_is_named_by_its_diagnosis():
+    nb = nbformat.v4.new_notebook(cells=[
+        graded_cell("t_random", check_failed(SWAPPED, "  ✗ dy: off. Likely mistake: a factor of 4.2 (1/0.238).")),
+        graded_cell("t_numbers", check_failed("  ✗ dapple: expected 2.2, got 20000")),
+        graded_cell("t_stub", {"output_type": "error", "ename": "NotImplementedError", "evalue": "replace this line",
+                             "traceback": []}),
+        graded_cell("t_raised", check_failed("  ✗ backward(dout) raised TypeError: unsupported operand")),
+        graded_cell("t_name", {"output_type": "error", "ename": "NameError", "traceback": [],
+                             "evalue": "name 'MulLayer' is not defined"}),
+        graded_cell("t_ok", {"output_type": "stream", "name": "stdout", "text": "✓ all 3 checks passed\n"}),
+    ])
+    assert report.diagnoses(nb) == [
+        ("t_random", "the inputs are not swapped"),
+        ("t_random", "a factor of N"),
+        ("t_numbers", report.UNRECOGNISED),
+        ("t_stub", report.NOT_ANSWERED),
+        ("t_raised", "the code raised TypeError"),
+        ("t_name", "NameError: name 'MulLayer' is not defined"),
+    ]
+
+
+def write_autograded(course, student, *cells):
+    folder = course.autograded / student / A
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=list(cells)), folder / course.notebook_names(A)[0])
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("report")
+    course = make_course_copy(tmp_path / "course")
+    full = {"test_mul_layer_apple": (1.0, 1.0), "test_mul_layer_random": (3.0, 3.0)}
+    results = [
+        Result("ann", A, "graded", 4.0, 4.0, cells=full),
+        # The same mistake in two checks of one student counts once for that student.
+        Result("bo", A, "graded", 1.0, 4.0, cells={**full, "test_mul_layer_random": (0.0, 3.0)}),
+        Result("cy", A, "graded", 1.0, 4.0, cells={**full, "test_mul_layer_random": (0.0, 3.0)},
+               flags=["tampering: the test cell's tools were replaced"]),
+        Result("<dee>", A, "not graded", reason="the kernel died (the notebook exited the process)"),
+        Result("eve", A, "no submission", reason="no folder submitted/eve"),
+    ]
+    write_autograded(course, "ann", graded_cell("test_mul_layer_random"))
+    write_autograded(course, "bo", graded_cell("test_mul_layer_random", check_failed(SWAPPED, SWAPPED)))
+    write_autograded(course, "cy", graded_cell("test_mul_layer_random", check_failed(SWAPPED)))
+    (tmp_path / "out").mkdir()
+    return report.write_report(course, results, tmp_path / "out" / "report.html")
+
+
+def test_the_report_has_its_plots_and_lists_what_was_not_graded(written):
+    page_path, grades_csv, cells_csv = written
+    page = page_path.read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 3, "score distribution, pass rate per cell, mistakes"
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert re.search(r"the inputs are not swapped\s+2 of 3", text), "counted once per student"
+    not_graded = text[text.index("Not graded"):text.index("No submission")]
+    assert "<dee>" in not_graded and "the kernel died" in not_graded
+    assert "<dee>" not in page, "student ids are escaped"
+    assert "eve" in text[text.index("No submission"):text.index("Flagged")]
+    assert "tampering" in text[text.index("Flagged"):]
+    assert 'href="grades.csv"' in page and 'href="grades-by-cell.csv"' in page
+
+
+def test_the_csvs_keep_statuses_and_cell_scores(written):
+    _, grades_csv, cells_csv = written
+    rows = list(csv.DictReader(grades_csv.open()))
+    assert [(r["student"], r["status"], r["score"]) for r in rows][-2:] == [("<dee>", "not graded", ""),
+                                                                             ("eve", "no submission", "")]
+    cells = list(csv.DictReader(cells_csv.open()))
+    assert len(cells) == 6
+    assert {"student": "bo", "assignment": A, "status": "graded", "cell": "test_mul_layer_random",
+            "score": "0.0", "max_score": "3.0"} in cells
+
+
+@pytest.mark.pipeline
+def test_the_report_on_real_grading_ranks_the_diagnosed_mistakes(graded, tmp_path):
+    course, results = graded[A]
+    page, _, _ = report.write_report(course, list(results.values()), tmp_path / "report.html")
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>(\d+) of \d+</td>", page.read_text())
+    ranked = {html.unescape(m): int(k) for m, k in rows}
+    assert ranked.pop(report.NOT_ANSWERED) == 1, "only the untouched copy"
+    assert len(ranked) >= 3, f"the catalogued mistakes are diagnosed: {ranked}"
