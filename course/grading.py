@@ -89,6 +89,9 @@ class Grader:
     # -- generate ------------------------------------------------------------------------------
     def generate(self, assignment):
         self.course.check_assignment(assignment)
+        exchange = self.api.config.Exchange.get("root")
+        if isinstance(exchange, str):  # the Assignment List and release_assignment need it to exist
+            Path(exchange).mkdir(parents=True, exist_ok=True)
         out = self._quiet(self.api.generate_assignment, assignment, force=True)
         if not out["success"]:
             raise CourseError(f"nbgrader could not generate {assignment}:\n{_last_error(out)}")

@@ -48,9 +48,10 @@ def course(tmp_path_factory):
     return course, graded, before
 
 
-def test_generate_writes_the_release(course):
+def test_generate_writes_the_release_and_makes_the_exchange_folder(course):
     course, _, _ = course
     assert course.release_notebook(ASSIGNMENT).exists()
+    assert (course.root / "exchange").is_dir()
 
 
 def test_grade_reports_a_status_for_every_submission(course):
