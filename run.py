@@ -10,6 +10,7 @@ Each creates `.venv/` on first use and installs the pinned `requirements.txt` pl
 package; later runs reuse it until requirements.txt changes.
 """
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".requirements.sha256"
+# JupyterLab asks every new user whether to fetch Jupyter's news; a course's students need no such pop-up.
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def _requirements_digest():
@@ -43,6 +46,14 @@ def ensure_venv():
     STAMP.write_text(wanted)
 
 
+def quiet_lab(prefix=VENV):
+    """Write JupyterLab's setting overrides into the environment (Lab reads share/jupyter/lab/settings)."""
+    path = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(LAB_OVERRIDES, indent=1))
+    return path
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -58,6 +69,7 @@ def main(argv):
     elif command == "test":
         args = [str(PYTHON), "-m", "pytest", *rest]
     elif command == "lab":
+        quiet_lab()
         args = [str(VENV / "bin" / "jupyter"), "lab", "release", *rest]
     elif command == "course":
         args = [str(PYTHON), "-m", "course", *rest]
