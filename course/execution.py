@@ -24,7 +24,7 @@ from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import DeduplicateIds, Execute, OverwriteCells
 from traitlets import Integer
 
-from course import limits, scan
+from course import cells, limits, scan
 from course.layout import ROOT
 
 # What the Execute preprocessor saw, per (student, assignment), for Grader.autograde to pick up: nbgrader
@@ -103,7 +103,7 @@ class GuardedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
             return super().preprocess_cell(cell, resources, index)
-        name = _cell_name(cell, index)
+        name = cells.label(cell, index)
         try:
             return self._guarded_cell(cell, resources, index, name)
         except CellTimeoutError:
@@ -194,7 +194,7 @@ class GuardedExecute(Execute):
             self._event("out of memory", "MemoryError" + (f" (the limit is {limit / 2**30:g} GiB)" if limit else ""), name)
 
     async def _async_handle_timeout(self, timeout, cell=None):
-        self._event("timed out", f"ran longer than {timeout} s and was interrupted", _cell_name(cell))
+        self._event("timed out", f"ran longer than {timeout} s and was interrupted", cells.label(cell))
         return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -250,13 +250,10 @@ class DropDuplicateIds(DeduplicateIds):
         return cell, resources
 
 
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
-
-
 def _scrub_hidden_lines(cell):
     """Student code can print a hidden test's source (from IPython's history) or raise it as a message;
     the feedback a student receives must not show it, so no output of the test keeps those lines."""
-    hidden = sorted({line.strip() for block in HIDDEN_BLOCK.findall(cell.source)
+    hidden = sorted({line.strip() for block in cells.hidden_code(cell.source)
                      for line in block.splitlines() if line.strip()}, key=len, reverse=True)
     if not hidden:
         return
@@ -284,11 +281,6 @@ def _summarize(events):
     return [f"{kind}: {detail} ({_list(names)})" for (kind, detail), names in cells.items()]
 
 
-def _cell_name(cell, index=None):
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") if cell else None
-    return f"cell {grade_id}" if grade_id else (f"cell #{index}" if index is not None else "a cell")
-
-
 def _list(items, n=4):
     items = list(dict.fromkeys(items))
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
@@ -301,17 +293,12 @@ def _cell_roles(nb, release=None):
     the kernel (matplotlib registering its hooks, say) is legitimate, and the helpers they bind that test
     cells use (``expect_close``, ``checklist``, ...) are remembered and lent back to every test.
     """
-    def meta(cell):
-        return cell.get("metadata", {}).get("nbgrader", {})
-
-    given = {c.source for c in (release.cells if release else []) if c.cell_type == "code" and not meta(c).get("solution")}
-    tests = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and meta(c).get("grade") and not meta(c).get("solution")}
+    given = {c.source for c in (release.cells if release else []) if c.cell_type == "code" and not cells.is_answer(c)}
+    tests = {i for i, c in enumerate(nb.cells) if cells.is_test(c)}
     used = set().union(*(scan.names_used(nb.cells[i].source) for i in tests)) if tests else set()
     roles = {i: ("test", ()) for i in tests}
     for i, cell in enumerate(nb.cells):
-        m = meta(cell)
-        locked = m.get("locked") and not m.get("grade") and not m.get("solution")
-        if i not in roles and cell.cell_type == "code" and (locked or cell.source in given):
+        if i not in roles and cell.cell_type == "code" and (cells.is_locked(cell) or cell.source in given):
             roles[i] = ("given", tuple(sorted(scan.names_bound(cell.source) & used)))
     return roles
 

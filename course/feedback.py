@@ -10,18 +10,15 @@ import re
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
+from course import cells
+
 HIDDEN_NOTE = "# (hidden test: its code is not shown; its result is below)\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def hide_hidden_source(source):
     """The cell source without its hidden blocks (an unterminated block hides the rest of the cell)."""
-    source = HIDDEN_BLOCK.sub(HIDDEN_NOTE, source)
-    start = source.find("### BEGIN HIDDEN TESTS")
-    if start >= 0:
-        source = source[:start] + HIDDEN_NOTE
-    return source
+    return cells.without_hidden(source, HIDDEN_NOTE)
 
 
 def short_error(output):
@@ -35,18 +32,13 @@ def short_error(output):
     }
 
 
-def is_test_cell(cell):
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 class HideHiddenTests(Preprocessor):
     """Hidden test code out, diagnostic messages in, for every test cell of a feedback notebook."""
 
     enabled = Bool(True)  # nbconvert registers configured preprocessors disabled unless they say otherwise
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and is_test_cell(cell):
+        if cells.is_test(cell):
             cell.source = hide_hidden_source(cell.source)
             cell.outputs = [short_error(o) if o.get("output_type") == "error" else o for o in cell.outputs]
         return cell, resources

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 from matplotlib.figure import Figure
 
+from course import cells
 from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, write_csv
 
 TOP_MISTAKES = 10
@@ -52,7 +53,7 @@ def diagnoses(notebook):
     """(test cell, mistake) pairs for the failures in an autograded notebook, one per failed check."""
     found = []
     for cell in notebook.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = cells.grade_id(cell)
         for output in cell.get("outputs", []) if grade_id else []:
             if output.get("output_type") == "error":
                 found += [(grade_id, mistake) for mistake in _classify(output)]
@@ -100,12 +101,11 @@ def _autograded_notebooks(course, result):
 
 def _test_cells(course, assignment):
     """The assignment's graded cells in notebook order, with their points."""
-    cells = {}
+    points = {}
     for cell in nbformat.read(course.source_notebook(assignment), as_version=4).cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade"):
-            cells[meta["grade_id"]] = meta.get("points", 0)
-    return cells
+        if cells.is_test(cell):
+            points[cells.grade_id(cell)] = cells.marks(cell).get("points", 0)
+    return points
 
 
 # -- the page ------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import re
 
 import nbformat
 
+from course import cells
+
 # Modules whose objects the tests judge with: assigning to their attributes is patching the tests.
 PROTECTED = ("numpy", "course", "builtins", "sys", "IPython", "ipykernel", "nbgrader", "jupyter_client",
              "traitlets", "math", "random", "importlib", "os", "gc", "inspect")
@@ -257,31 +259,28 @@ def _returns_constants(function):
 def _student_cells(nb, release):
     """(label, source) of every code cell the student wrote or changed."""
     given = {c.source for c in release.cells if c.cell_type == "code"}
-    cells = []
+    found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or cell.source in given or not cell.source.strip():
             continue
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        cells.append((f"cell {grade_id}" if grade_id else f"cell #{i}", cell.source))
-    return cells
+        found.append((cells.label(cell, i), cell.source))
+    return found
 
 
 def _test_helpers(release):
     """Names that locked cells bind and test cells use (expect_close, checklist, ...)."""
-    def meta(c):
-        return c.get("metadata", {}).get("nbgrader", {})
-    tests = [c for c in release.cells if c.cell_type == "code" and meta(c).get("grade") and not meta(c).get("solution")]
+    tests = [c for c in release.cells if cells.is_test(c)]
     used = set().union(*(names_used(c.source) for c in tests)) if tests else set()
-    locked = [c for c in release.cells if c.cell_type == "code" and meta(c).get("locked") and not meta(c).get("grade")]
+    locked = [c for c in release.cells if c.cell_type == "code" and cells.is_locked(c)]
     return set().union(*(names_bound(c.source) for c in locked)) & used if locked else set()
 
 
 def scan_notebook(nb, release):
     """Findings in one notebook, as ``label: evidence`` strings, at most two pieces of evidence per label."""
     helpers = _test_helpers(release)
-    cells = _student_cells(nb, release)
+    student = _student_cells(nb, release)
     trees = [t for t in (_parse(c.source) for c in release.cells if c.cell_type == "code") if t]
-    parsed = [(label, source, _parse(source)) for label, source in cells]
+    parsed = [(label, source, _parse(source)) for label, source in student]
     aliases = _aliases(trees + [t for _, _, t in parsed if t])
     by_label = {}
     for label, source, tree in parsed:
@@ -321,20 +320,14 @@ def scan_submission(folder, release_path):
 
 def structure_notes(nb, release):
     """Test cells the student edited, deleted, moved or copied (nbgrader restores, re-adds or ignores them)."""
-    def grade_id(c):
-        return c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-    def is_test(c):
-        m = c.get("metadata", {}).get("nbgrader", {})
-        return m.get("grade") and not m.get("solution")
-
+    grade_id, is_test = cells.grade_id, cells.is_test
     positions = {}
     for i, cell in enumerate(nb.cells):
         if grade_id(cell):
             positions.setdefault(grade_id(cell), []).append(i)
     answer, tested_by = None, {}
     for cell in release.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+        if cells.is_answer(cell):
             answer = grade_id(cell)
         elif is_test(cell):
             tested_by[grade_id(cell)] = answer

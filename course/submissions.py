@@ -7,18 +7,17 @@ import re
 
 import nbformat
 
+from course import cells
+
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
-def answer_ids(nb):
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+answer_ids = cells.answer_ids
 
 
 def solution_code(source_nb):
     """The instructor's answers: each answer cell of the source notebook without the solution markers."""
-    return {c.metadata["nbgrader"]["grade_id"]: SOLUTION_MARKER.sub("", c.source)
-            for c in source_nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    return {cells.grade_id(c): SOLUTION_MARKER.sub("", c.source) for c in source_nb.cells if cells.is_answer(c)}
 
 
 def fill(release_nb, answers):
@@ -28,9 +27,8 @@ def fill(release_nb, answers):
     if unknown:
         raise KeyError(f"no answer cell with grade_id {', '.join(sorted(unknown))} in the notebook")
     for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
+        if cells.grade_id(cell) in answers:
+            cell.source = answers[cells.grade_id(cell)]
     return nb
 
 

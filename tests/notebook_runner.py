@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
+from course.cells import grade_id, is_answer, is_test  # noqa: E402
 from course.submissions import solution_code  # noqa: E402
 
 CELL_TIMEOUT = 60  # seconds: nbgrader_config.py's Execute.timeout, after which nbgrader interrupts the cell
@@ -56,14 +57,6 @@ class Run(dict):
         return {grade_id: message for grade_id, message in self.items() if message is not None}
 
 
-def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _is_test(meta):
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def run_notebook(source_path, answers=None, env=None):
     """Run the source notebook at ``source_path`` as a student's submission; returns a ``Run``.
 
@@ -82,11 +75,10 @@ def run_notebook(source_path, answers=None, env=None):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            meta = _nbgrader(cell)
-            name = meta.get("grade_id", f"cell {index}")
-            error = _execute(cells[name] if meta.get("solution") else cell.source, name, run.namespace)
+            name = grade_id(cell) or f"cell {index}"
+            error = _execute(cells[name] if is_answer(cell) else cell.source, name, run.namespace)
             plt.close("all")  # as the inline backend does after each cell
-            if _is_test(meta):
+            if is_test(cell):
                 run[name] = error
             elif error is not None:
                 run.errors[name] = error

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import nbformat
 import pytest
 
+from course import cells
 from course.layout import Course
-from course.submissions import answer_ids
 from tests.conftest import ASSIGNMENTS, ROOT, catalogue
 from tests.notebook_runner import run_notebook, run_once
 
@@ -27,8 +27,7 @@ def _notebook(assignment):
 def _grade_ids(assignment):
     """(answer grade_ids, test grade_ids) of the assignment's source notebook."""
     nb = nbformat.read(_notebook(assignment), as_version=4)
-    meta = [c.get("metadata", {}).get("nbgrader", {}) for c in nb.cells]
-    return set(answer_ids(nb)), {m["grade_id"] for m in meta if m.get("grade") and not m.get("solution")}
+    return set(cells.answer_ids(nb)), set(cells.test_ids(nb))
 
 
 # The issues ask for at least this many realistic mistakes per notebook.

@@ -5,6 +5,7 @@ import re
 import nbformat
 import pytest
 
+from course import cells
 from course.grading import Grader
 from tests.conftest import ASSIGNMENTS, ROOT, make_course_copy
 from course.layout import Course
@@ -21,7 +22,7 @@ def _hidden_lines(nb):
     """Lines that only hidden tests contain (the code between the HIDDEN TESTS markers)."""
     lines = set()
     for cell in nb.cells:
-        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.DOTALL):
+        for block in cells.hidden_code(cell.source):
             lines |= {line.strip() for line in block.splitlines() if line.strip()}
     return lines
 
@@ -54,7 +55,7 @@ def test_source_is_valid_schema_3_without_outputs(assignment):
         assert set(meta) <= ALLOWED_KEYS, set(meta) - ALLOWED_KEYS
         assert ("points" in meta) == bool(meta["grade"]), meta
         ids.append(meta["grade_id"])
-        if "### BEGIN HIDDEN TESTS" in cell.source:
+        if cells.BEGIN_HIDDEN in cell.source:
             assert meta["grade"], f"hidden tests outside a grade cell: {meta['grade_id']}"
     assert len(ids) == len(set(ids)), "duplicate grade_ids"
     assert any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells)
@@ -64,9 +65,9 @@ def test_source_is_valid_schema_3_without_outputs(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_every_answer_cell_has_a_visible_and_a_hidden_test(assignment):
     nb = _source(assignment)
-    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert any("HIDDEN TESTS" not in c.source for c in tests)
-    assert sum("HIDDEN TESTS" in c.source for c in tests) >= 2
+    roles = [cells.role(c) for c in nb.cells]
+    assert cells.Role.VISIBLE_TEST in roles
+    assert roles.count(cells.Role.HIDDEN_TEST) >= 2
 
 
 @pytest.fixture(scope="module")

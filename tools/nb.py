@@ -10,6 +10,8 @@ import textwrap
 
 import nbformat
 
+from course import cells
+
 SCHEMA = 3
 
 
@@ -49,7 +51,7 @@ def hidden_test(grade_id, points, what, call):
     """A locked test cell whose ``call`` is hidden from students; ``what`` tells them what it checks."""
     header = textwrap.wrap(f"Hidden test ({points} point{'s' if points != 1 else ''}): {what}", 100)
     text = "\n".join(f"# {line}" for line in header)
-    text += f"\n### BEGIN HIDDEN TESTS\n{call.strip()}\n### END HIDDEN TESTS"
+    text += f"\n{cells.BEGIN_HIDDEN}\n{call.strip()}\n{cells.END_HIDDEN}"
     return test(grade_id, points, text)
 
 
