@@ -16,10 +16,10 @@ import os
 import sys
 import time
 
-from course import examples as example_submissions
-from course import parallel, report
-from course.grading import GRADED, NO_SUBMISSION, Grader, Result, table, write_csv
 from course.layout import Course, CourseError
+
+# nbgrader, nbformat and matplotlib take seconds to import: each command imports what it needs, so that
+# `course --help` and a mistyped name answer at once.
 
 STATUS_FILE = "grading_status.json"
 DEFAULT_JOBS = min(2, os.cpu_count() or 1)
@@ -33,6 +33,8 @@ def _load_status(course):
     path = course.root / STATUS_FILE
     if not path.exists():
         return {}
+    from course.grading import Result
+
     return {(r["student"], r["assignment"]): Result(**r) for r in json.loads(path.read_text())}
 
 
@@ -51,6 +53,8 @@ def generate(grader, assignments):
 
 
 def grade(grader, assignment, students, jobs=1):
+    from course import parallel
+
     if jobs > 1 and len(students) > 1:
         results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress)
     else:
@@ -64,6 +68,8 @@ def grade(grader, assignment, students, jobs=1):
 
 
 def feedback(grader, results):
+    from course.grading import GRADED
+
     graded = [r for r in results if r.status == GRADED]
     for i, r in enumerate(graded, 1):
         files = grader.feedback(r.student, r.assignment)
@@ -71,6 +77,10 @@ def feedback(grader, results):
 
 
 def cmd_demo(grader, args):
+    from course import examples as example_submissions
+    from course import report
+    from course.grading import table
+
     course = grader.course
     names = course.assignments()
     t0 = time.perf_counter()
@@ -110,6 +120,8 @@ def cmd_grade(grader, args):
     students = args.student or grader.course.students()
     if not students:
         raise CourseError(f"nothing to grade: {grader.course.submitted} holds no student folders")
+    from course.grading import GRADED, NO_SUBMISSION, table
+
     results = grade(grader, assignment, students, args.jobs)
     print()
     print(table(results, [assignment]))
@@ -126,6 +138,8 @@ def cmd_feedback(grader, args):
 
 
 def cmd_export(grader, args):
+    from course.grading import table, write_csv
+
     results = list(_load_status(grader.course).values())
     path = write_csv(results, grader.course.root / args.csv)
     print(table(results, grader.course.assignments()))
@@ -137,6 +151,8 @@ def cmd_report(grader, args):
     results = list(_load_status(grader.course).values())
     if not results:
         raise CourseError("nothing graded yet: run `course grade ASSIGNMENT` first")
+    from course import report
+
     paths = report.write_report(grader.course, results, grader.course.root / args.html)
     print("Wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -150,6 +166,21 @@ def cmd_scan(grader, args):
         for flag in flags:
             print(f"    {flag}")
     return 0
+
+
+class _Grader:
+    """A :class:`course.grading.Grader` made on first use: commands that fail on a bad name never import nbgrader."""
+
+    def __init__(self, course):
+        self.course = course
+        self._grader = None
+
+    def __getattr__(self, name):
+        if self._grader is None:
+            from course.grading import Grader
+
+            self._grader = Grader(self.course)
+        return getattr(self._grader, name)
 
 
 def main(argv=None):
@@ -174,9 +205,8 @@ def main(argv=None):
     p.add_argument("assignment")
     p.add_argument("--student", action="append")
     args = parser.parse_args(argv)
-    grader = Grader(Course.here())
     try:
-        return globals()[f"cmd_{args.command}"](grader, args)
+        return globals()[f"cmd_{args.command}"](_Grader(Course.here()), args)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
