@@ -203,10 +203,13 @@ def test_the_notebook_run_judges_outside_the_kernel_with_dependencies_and_no_los
 
 
 # -- the nbgrader step --------------------------------------------------------------------------------------
+HIDDEN = "### BEGIN HIDDEN TESTS\nchecks.test_mul_layer_random(MulLayer)\n### END HIDDEN TESTS"
+
+
 def _cell(grade_id, outputs, points=3):
     meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": points,
                          "schema_version": 3}}
-    return nbformat.v4.new_code_cell("# hidden", metadata=meta, outputs=outputs)
+    return nbformat.v4.new_code_cell(HIDDEN, metadata=meta, outputs=outputs)
 
 
 def _display(bundle):
@@ -260,6 +263,18 @@ def test_an_error_the_judge_did_not_write_stays_and_fails_the_test(good):
     [cell] = _judged(_cell("test_mul_layer_random", [_display(good), void]))
     assert [e.ename for e in _errors(cell)] == ["GradingIntegrityError"]
     assert not any(o.get("text", "").startswith("✓") for o in cell.outputs)
+
+
+def test_a_raised_message_quoting_the_hidden_test_is_scrubbed_from_the_verdict():
+    class Leaky(MulLayer):
+        def backward(self, dout):
+            raise RuntimeError(HIDDEN)  # what In[-1] holds while the hidden test runs
+
+    [cell] = _judged(_cell("test_mul_layer_random", [_display(b) for b in _bundles(exercises.test_mul_layer_random,
+                                                                                    Leaky)]))
+    [error] = _errors(cell)
+    assert "raised RuntimeError" in error.evalue and "test_mul_layer_random(MulLayer)" not in error.evalue + str(
+        error.traceback)
 
 
 def test_records_outside_judged_cells_are_removed_and_later_tests_see_earlier_verdicts(good):

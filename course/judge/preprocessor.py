@@ -6,6 +6,7 @@ nbgrader_config.py runs :class:`JudgeHiddenTests` right after the notebook has b
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from course.execution import scrub_hidden_lines
 from course.judge.cells import judge_cell, strip_records
 from course.judge.engine import registry
 
@@ -28,6 +29,7 @@ class JudgeHiddenTests(Preprocessor):
             test = _test_id(cell)
             if test in checks:
                 earlier[test], cell.outputs = judge_cell(test, cell.outputs, earlier, checks)
+                scrub_hidden_lines(cell)  # the record's texts (what the student's code raised) are the student's
             else:
                 cell.outputs = strip_records(cell.outputs)
         return nb, resources
