@@ -11,7 +11,6 @@ import ast
 import contextlib
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -139,7 +138,7 @@ class GuardedExecute(Execute):
             if changed:
                 self._void(cell, name, f"while the test ran, the notebook changed {_list(changed)}")
             self._no_partial_credit(cell, name)
-            _scrub_hidden_lines(cell)
+            scrub_hidden_lines(cell)
         return cell, resources
 
     def _event(self, kind, detail, cell):
@@ -250,7 +249,7 @@ class DropDuplicateIds(DeduplicateIds):
         return cell, resources
 
 
-def _scrub_hidden_lines(cell):
+def scrub_hidden_lines(cell):
     """Student code can print a hidden test's source (from IPython's history) or raise it as a message;
     the feedback a student receives must not show it, so no output of the test keeps those lines."""
     hidden = sorted({line.strip() for block in cells.hidden_code(cell.source)
