@@ -249,3 +249,58 @@ def test_the_notebook_run_judges_part_1_outside_the_kernel():
     run = run_once(SOURCE, MISTAKE["sgd_uphill"].cells)
     assert run.verdicts["train_four_steps"].depends_on == ("sgd_step_in_place",)
     assert "uphill" in run.failed["sgd_step_in_place"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Attacks from inside the kernel find no expected value there to copy or to rewrite
+
+HUNTER = '''
+import gc
+
+def numerical_gradient(f, x):
+    """Returns any other float array of x's shape the kernel holds: an expected gradient, if there were one."""
+    for obj in gc.get_objects():
+        if isinstance(obj, np.ndarray) and obj is not x and obj.shape == x.shape and obj.dtype == float:
+            return obj.copy()
+    return np.zeros(x.shape)
+'''
+
+PATCHER = '''
+import course.gradcheck, course.checks
+
+def numerical_gradient(f, x):
+    """A forward difference that also makes every comparison it can reach in the kernel pass."""
+    course.gradcheck.compare = lambda *a, **k: course.gradcheck.Comparison("x", True, "ok")
+    course.checks.Checklist.close = lambda *a, **k: True
+    h = 1e-4
+    grad = np.zeros(x.shape)
+    fx = f(x)
+    for idx in np.ndindex(x.shape):
+        keep = x[idx]
+        x[idx] = keep + h
+        grad[idx] = (f(x) - fx) / h
+        x[idx] = keep
+    return grad
+'''
+
+
+def test_hunting_the_kernels_objects_finds_no_expected_gradient():
+    hunter = _define(HUNTER, "numerical_gradient")
+    for test in ("numerical_gradient_accuracy", "numerical_gradient_any_array"):
+        assert not _verdict(test, hunter).ok
+    assert not hasattr(exercises, "GRADIENTS")  # the truth lives in the judge only
+
+
+def test_patching_the_kernels_checks_changes_nothing_the_judge_decides(monkeypatch):
+    import course.checks
+    import course.gradcheck
+    # the kernel's modules, patched by the submission, are given back before judging, as the grader's own
+    # process never had them patched
+    monkeypatch.setattr(course.gradcheck, "compare", course.gradcheck.compare)
+    monkeypatch.setattr(course.checks.Checklist, "close", course.checks.Checklist.close)
+    patcher = _define(PATCHER, "numerical_gradient")
+    with record.capture() as bundles:
+        exercises.numerical_gradient_accuracy(patcher)
+    monkeypatch.undo()
+    verdict = judge("numerical_gradient_accuracy", [b[record.MIME] for b in bundles])
+    assert not verdict.ok and "forward difference" in verdict.message
