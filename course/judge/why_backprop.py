@@ -48,6 +48,19 @@ BORROWED = t("numerical_gradient uses the course's own helper (course.gradcheck)
              "Write the loop over the entries of x yourself.")
 
 
+@dataclass(frozen=True)
+class _Check:
+    """A check of one exercise; the subclasses say how the record is judged (``judge(entries, c)``)."""
+    exercise: object
+    title: str
+    subject: str = ""
+    builds_on: dict = field(default_factory=dict)
+
+    @property
+    def test(self):
+        return self.exercise.test
+
+
 # ---------------------------------------------------------------------------------------------------
 # What went wrong, from the probe's record (hints only, never the verdict)
 
@@ -103,21 +116,14 @@ def _fail_with_hints(c, entries):
 # numerical_gradient
 
 @dataclass(frozen=True)
-class GradientCheck:
+class GradientCheck(_Check):
     """numerical_gradient on the cases of a :class:`course.checks.why_backprop.GradientExercise`.
 
     aspect: "accuracy" (exact gradients, ACCURACY), "placement" (any array, PLACEMENT) or "restores" (the array
     holds exactly its original values afterwards, and f was evaluated at all).
     """
-    exercise: exercises.GradientExercise
-    title: str
-    aspect: str
     subject: str = "numerical_gradient"
-    builds_on: dict = field(default_factory=dict)
-
-    @property
-    def test(self):
-        return self.exercise.test
+    aspect: str = "accuracy"
 
     def judge(self, entries, c):
         if entries.get("borrowed") is not False:
@@ -188,15 +194,8 @@ def _layout_pattern(results, c):
 # sgd_step
 
 @dataclass(frozen=True)
-class SgdCheck:
-    exercise: exercises.SgdExercise
-    title: str
+class SgdCheck(_Check):
     subject: str = "sgd_step"
-    builds_on: dict = field(default_factory=dict)
-
-    @property
-    def test(self):
-        return self.exercise.test
 
     def judge(self, entries, c):
         for label, params0, grads0, lr in self.exercise.cases():
@@ -242,15 +241,8 @@ class SgdCheck:
 # train
 
 @dataclass(frozen=True)
-class TrainCheck:
-    exercise: exercises.TrainExercise
-    title: str
+class TrainCheck(_Check):
     subject: str = "train"
-    builds_on: dict = field(default_factory=dict)
-
-    @property
-    def test(self):
-        return self.exercise.test
 
     def judge(self, entries, c):
         s = self.exercise.setting()
@@ -342,15 +334,8 @@ def _consecutive(rows, n):
 # loglog_slope
 
 @dataclass(frozen=True)
-class SlopeCheck:
-    exercise: object
-    title: str
+class SlopeCheck(_Check):
     subject: str = "loglog_slope"
-    builds_on: dict = field(default_factory=dict)
-
-    @property
-    def test(self):
-        return self.exercise.test
 
     def judge(self, entries, c):
         for k, (sizes, times) in enumerate(self.exercise.cases()):
@@ -381,9 +366,10 @@ class SlopeCheck:
 
 
 CHECKS = [
-    GradientCheck(exercises.numerical_gradient_accuracy, t("numerical_gradient against exact gradients"), "accuracy"),
-    GradientCheck(exercises.numerical_gradient_any_array, t("numerical_gradient on arrays of any shape"), "placement"),
-    GradientCheck(exercises.numerical_gradient_restores, t("numerical_gradient restores x"), "restores"),
+    GradientCheck(exercises.numerical_gradient_accuracy, t("numerical_gradient against exact gradients")),
+    GradientCheck(exercises.numerical_gradient_any_array, t("numerical_gradient on arrays of any shape"),
+                  aspect="placement"),
+    GradientCheck(exercises.numerical_gradient_restores, t("numerical_gradient restores x"), aspect="restores"),
     SgdCheck(exercises.sgd_step_in_place, t("sgd_step")),
     TrainCheck(exercises.train_four_steps, t("train: the four steps"), builds_on={"sgd_step": "sgd_step_in_place"}),
     SlopeCheck(exercises.loglog_slope_fit, t("loglog_slope")),

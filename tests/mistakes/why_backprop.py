@@ -34,6 +34,12 @@ def _train(body):
 
 MISTAKES = [
     Mistake(
+        name="numerical_gradient_hard_coded",
+        description="returns 2 * x, the gradient of the example's function_2, whatever f is",
+        cells={"numerical_gradient": _gradient("    grad = 2 * x\n")},
+        loses=["numerical_gradient_accuracy", "numerical_gradient_any_array", "numerical_gradient_restores"],
+    ),
+    Mistake(
         name="forward_difference",
         description="(f(x+h) - f(x)) / h: the error shrinks only like h, about 1e-4 with h = 1e-4",
         cells={"numerical_gradient": _gradient('''
@@ -148,16 +154,20 @@ MISTAKES = [
         loses=["numerical_gradient_example", "numerical_gradient_accuracy", "numerical_gradient_any_array", "numerical_gradient_restores"],
     ),
     Mistake(
-        name="numerical_gradient_hard_coded",
-        description="returns 2 * x, the gradient of the example's function_2, whatever f is",
-        cells={"numerical_gradient": _gradient("    grad = 2 * x\n")},
-        loses=["numerical_gradient_accuracy", "numerical_gradient_any_array", "numerical_gradient_restores"],
-    ),
-    Mistake(
         name="h_too_large",
         description="central difference with h = 1e-2: a near miss (off by about 1e-4 of the gradient), not a bug",
         cells={"numerical_gradient": _gradient(_CENTRAL_LOOP, h="1e-2")},
         loses=["numerical_gradient_accuracy"],
+    ),
+    Mistake(
+        name="sgd_scales_grads_in_place",
+        description="grads[key] *= lr, then params[key] -= grads[key]: the right update, but the gradients are changed",
+        cells={"sgd_step": _sgd('''
+    for key in params:
+        grads[key] *= lr
+        params[key] -= grads[key]
+''')},
+        loses=["sgd_step_in_place"],
     ),
     Mistake(
         name="sgd_new_arrays",
@@ -205,14 +215,15 @@ MISTAKES = [
         loses=["sgd_step_in_place"],
     ),
     Mistake(
-        name="sgd_scales_grads_in_place",
-        description="grads[key] *= lr, then params[key] -= grads[key]: the right update, but the gradients are changed",
-        cells={"sgd_step": _sgd('''
-    for key in params:
-        grads[key] *= lr
-        params[key] -= grads[key]
+        name="train_ignores_rng",
+        description="the book's np.random.choice: random batches, but not drawn with the rng train is given",
+        cells={"train": _train('''
+        idx = np.random.choice(len(x), batch_size)
+        loss, grads = model(params, x[idx], t[idx])
+        sgd_step(params, grads, lr)
+        losses.append(loss)
 ''')},
-        loses=["sgd_step_in_place"],
+        loses=["train_four_steps"],
     ),
     Mistake(
         name="train_same_batch",
@@ -269,17 +280,6 @@ MISTAKES = [
         loses=["train_four_steps"],
     ),
     Mistake(
-        name="train_ignores_rng",
-        description="the book's np.random.choice: random batches, but not drawn with the rng train is given",
-        cells={"train": _train('''
-        idx = np.random.choice(len(x), batch_size)
-        loss, grads = model(params, x[idx], t[idx])
-        sgd_step(params, grads, lr)
-        losses.append(loss)
-''')},
-        loses=["train_four_steps"],
-    ),
-    Mistake(
         name="train_own_seeded_rng",
         description="a generator of its own with a fixed seed: every rng gives the same mini-batches",
         cells={"train": '''def train(model, params, x, t, lr, batch_size, steps, rng):
@@ -295,6 +295,14 @@ MISTAKES = [
         loses=["train_four_steps"],
     ),
     Mistake(
+        name="slope_hard_coded",
+        description="returns the visible test's slopes: 2 for a steep line, else 1",
+        cells={"loglog_slope": '''def loglog_slope(sizes, times):
+    return 2.0 if times[-1] / times[0] > 100 else 1.0
+'''},
+        loses=["loglog_slope_fit"],
+    ),
+    Mistake(
         name="slope_mixed_logs",
         description="log10 of the sizes but natural log of the times: the slope is scaled by ln 10",
         cells={"loglog_slope": '''def loglog_slope(sizes, times):
@@ -308,14 +316,6 @@ MISTAKES = [
         description="the slope between the first and the last point only, not the least-squares line",
         cells={"loglog_slope": '''def loglog_slope(sizes, times):
     return float((np.log(times[-1]) - np.log(times[0])) / (np.log(sizes[-1]) - np.log(sizes[0])))
-'''},
-        loses=["loglog_slope_fit"],
-    ),
-    Mistake(
-        name="slope_hard_coded",
-        description="returns the visible test's slopes: 2 for a steep line, else 1",
-        cells={"loglog_slope": '''def loglog_slope(sizes, times):
-    return 2.0 if times[-1] / times[0] > 100 else 1.0
 '''},
         loses=["loglog_slope_fit"],
     ),
