@@ -220,7 +220,7 @@ def test_a_near_miss_is_blamed_on_the_numerics_not_on_a_constant_factor(name):
     assert "constant factor" not in verdict.message, verdict.message
 
 
-def test_a_correct_rng_use_is_not_flagged_and_ignoring_the_rng_is_explained_once():
+def test_ignoring_the_rng_costs_exactly_one_check():
     verdict = _verdict("train_four_steps", _mistaken("train_ignores_rng"))
     assert verdict.message.count("✗") == 1, verdict.message  # the batches are random, paired and of the right size
 
