@@ -304,3 +304,8 @@ def test_patching_the_kernels_checks_changes_nothing_the_judge_decides(monkeypat
     monkeypatch.undo()
     verdict = judge("numerical_gradient_accuracy", [b[record.MIME] for b in bundles])
     assert not verdict.ok and "forward difference" in verdict.message
+
+
+def test_a_wrong_shape_is_still_diagnosed():
+    transposed = _define("def numerical_gradient(f, x):\n    return np.zeros(x.shape).T + 1\n", "numerical_gradient")
+    assert "transposed" in _verdict("numerical_gradient_accuracy", transposed).message

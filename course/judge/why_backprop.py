@@ -151,9 +151,12 @@ class GradientCheck(_Check):
         if self.aspect == "placement":
             return c.gradient(t("gradient for {case}", case=case.label), expected, got, **PLACEMENT)
         outcome = compare(case.label, expected, got, diagnosis=False, **ACCURACY)
-        if not outcome.ok and outcome.error >= NUMERICS:
-            outcome.mistake = diagnose(expected, got)
-            outcome.message += likely(outcome.mistake)
+        # wrong values (or a wrong shape, whose error is nan) beyond the numerics: a classic mistake may fit
+        if not outcome.ok and outcome.mistake in ("", "shape") and not outcome.error < NUMERICS:
+            hint = diagnose(expected, got)
+            if hint:
+                outcome.mistake = hint
+                outcome.message += likely(hint)
         return c.comparison(outcome)
 
     def _restored(self, entries, case, got, c):
