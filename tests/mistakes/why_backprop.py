@@ -34,6 +34,12 @@ def _train(body):
 
 MISTAKES = [
     Mistake(
+        name="numerical_gradient_hard_coded",
+        description="returns 2 * x, the gradient of the example's function_2, whatever f is",
+        cells={"numerical_gradient": _gradient("    grad = 2 * x\n")},
+        loses=["numerical_gradient_accuracy", "numerical_gradient_any_array", "numerical_gradient_restores"],
+    ),
+    Mistake(
         name="forward_difference",
         description="(f(x+h) - f(x)) / h: the error shrinks only like h, about 1e-4 with h = 1e-4",
         cells={"numerical_gradient": _gradient('''
@@ -148,6 +154,22 @@ MISTAKES = [
         loses=["numerical_gradient_example", "numerical_gradient_accuracy", "numerical_gradient_any_array", "numerical_gradient_restores"],
     ),
     Mistake(
+        name="h_too_large",
+        description="central difference with h = 1e-2: a near miss (off by about 1e-4 of the gradient), not a bug",
+        cells={"numerical_gradient": _gradient(_CENTRAL_LOOP, h="1e-2")},
+        loses=["numerical_gradient_accuracy"],
+    ),
+    Mistake(
+        name="sgd_scales_grads_in_place",
+        description="grads[key] *= lr, then params[key] -= grads[key]: the right update, but the gradients are changed",
+        cells={"sgd_step": _sgd('''
+    for key in params:
+        grads[key] *= lr
+        params[key] -= grads[key]
+''')},
+        loses=["sgd_step_in_place"],
+    ),
+    Mistake(
         name="sgd_new_arrays",
         description="params[key] = params[key] - lr * grads[key]: new arrays the layers never see",
         cells={"sgd_step": _sgd('''
@@ -193,6 +215,17 @@ MISTAKES = [
         loses=["sgd_step_in_place"],
     ),
     Mistake(
+        name="train_ignores_rng",
+        description="the book's np.random.choice: random batches, but not drawn with the rng train is given",
+        cells={"train": _train('''
+        idx = np.random.choice(len(x), batch_size)
+        loss, grads = model(params, x[idx], t[idx])
+        sgd_step(params, grads, lr)
+        losses.append(loss)
+''')},
+        loses=["train_four_steps"],
+    ),
+    Mistake(
         name="train_same_batch",
         description="always trains on the first batch_size rows: no random mini-batch",
         cells={"train": _train('''
@@ -233,6 +266,41 @@ MISTAKES = [
         losses.append(loss)
 ''')},
         loses=["train_example", "train_four_steps"],
+    ),
+    Mistake(
+        name="train_consecutive_slices",
+        description="walks through the data in its stored order, x[i:i + batch_size]: no random mini-batch",
+        cells={"train": _train('''
+        start = (step * batch_size) % (len(x) - batch_size + 1)
+        idx = np.arange(start, start + batch_size)
+        loss, grads = model(params, x[idx], t[idx])
+        sgd_step(params, grads, lr)
+        losses.append(loss)
+''')},
+        loses=["train_four_steps"],
+    ),
+    Mistake(
+        name="train_own_seeded_rng",
+        description="a generator of its own with a fixed seed: every rng gives the same mini-batches",
+        cells={"train": '''def train(model, params, x, t, lr, batch_size, steps, rng):
+    rng = np.random.default_rng(0)
+    losses = []
+    for step in range(steps):
+        idx = rng.choice(len(x), batch_size, replace=False)
+        loss, grads = model(params, x[idx], t[idx])
+        sgd_step(params, grads, lr)
+        losses.append(loss)
+    return losses
+'''},
+        loses=["train_four_steps"],
+    ),
+    Mistake(
+        name="slope_hard_coded",
+        description="returns the visible test's slopes: 2 for a steep line, else 1",
+        cells={"loglog_slope": '''def loglog_slope(sizes, times):
+    return 2.0 if times[-1] / times[0] > 100 else 1.0
+'''},
+        loses=["loglog_slope_fit"],
     ),
     Mistake(
         name="slope_mixed_logs",
