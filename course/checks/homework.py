@@ -121,6 +121,16 @@ def expression(label):
     return EXPRESSIONS["u.max(v)"] if label == TIE else EXPRESSIONS[label]
 
 
+def _graphs(r, Value, graphs, then):
+    """Each graph of ``graphs`` built with Value, ``L.backward()``, then ``then(label, nodes)``: one case each."""
+    for k, inputs in enumerate(graphs):
+        label = f"graph {k}"
+        with r.case():
+            nodes = r.call(key(label, "build"), value_graph, Value, *inputs, keep=False)
+            r.call(key(label, "backward"), lambda: nodes[-1].backward(), keep=False)
+            then(label, nodes)
+
+
 def _grads(r, label, nodes, when=""):
     for name, node in zip(NAMES, nodes):
         r.call(key(label, f"{name}.grad{when}"), getattr, node, "grad")
@@ -136,14 +146,7 @@ class ValueGraphExercise:
 
     def __call__(self, Value):
         with recording(self.test) as r:
-            for k, inputs in enumerate(self.graphs()):
-                label = f"graph {k}"
-                with r.case():
-                    nodes = r.call(key(label, "build"), value_graph, Value, *inputs, keep=False)
-                    r.call(key(label, "backward"), lambda: nodes[-1].backward(), keep=False)
-                    for name, node in zip(NAMES, nodes):
-                        r.call(key(label, f"{name}.data"), getattr, node, "data")
-                    _grads(r, label, nodes)
+            _graphs(r, Value, self.graphs(), lambda label, nodes: self._record(r, label, nodes))
             for label, u, v in self.expressions():
                 with r.case():
                     p, q = r.call(key(label, "Value(u), Value(v)"), lambda: (Value(u), Value(v)), keep=False)
@@ -152,6 +155,12 @@ class ValueGraphExercise:
                     r.call(key(label, "data"), getattr, out, "data")
                     r.call(key(label, "u.grad"), getattr, p, "grad")
                     r.call(key(label, "v.grad"), getattr, q, "grad")
+
+    @staticmethod
+    def _record(r, label, nodes):
+        for name, node in zip(NAMES, nodes):
+            r.call(key(label, f"{name}.data"), getattr, node, "data")
+        _grads(r, label, nodes)
 
 
 @dataclass(frozen=True)
@@ -162,14 +171,13 @@ class ValueTwiceExercise:
 
     def __call__(self, Value):
         with recording(self.test) as r:
-            for k, inputs in enumerate(self.graphs()):
-                label = f"graph {k}"
-                with r.case():
-                    nodes = r.call(key(label, "build"), value_graph, Value, *inputs, keep=False)
-                    r.call(key(label, "backward"), lambda: nodes[-1].backward(), keep=False)
-                    _grads(r, label, nodes, " after the first backward()")
-                    r.call(key(label, "second backward"), lambda: nodes[-1].backward(), keep=False)
-                    _grads(r, label, nodes, " after the second backward()")
+            _graphs(r, Value, self.graphs(), lambda label, nodes: self._twice(r, label, nodes))
+
+    @staticmethod
+    def _twice(r, label, nodes):
+        _grads(r, label, nodes, " after the first backward()")
+        r.call(key(label, "second backward"), lambda: nodes[-1].backward(), keep=False)
+        _grads(r, label, nodes, " after the second backward()")
 
 
 CHAIN = 10_000

@@ -302,6 +302,12 @@ def _layer(exercise, title, subject, f, mistakes, **options):
 
 # ---------------------------------------------------------------------------------------------- bonus
 
+def _built(entries, label, where, c):
+    """The homework graph was built with Value and ``L.backward()`` ran (else :class:`Missing`)."""
+    lookup(entries, key(label, "build"), t("building the homework graph with Value at {where}", where=where), c)
+    lookup(entries, key(label, "backward"), t("L.backward() at {where}", where=where), c)
+
+
 class _ValueCheck:
     """What the Value checks share: the test's grade id, the subject, no earlier test they build on."""
     subject = "Value"
@@ -333,8 +339,7 @@ class ValueGraphCheck(_ValueCheck):
 
     def _graph(self, entries, label, inputs, c):
         where = _where(inputs)
-        lookup(entries, key(label, "build"), t("building the homework graph with Value at {where}", where=where), c)
-        lookup(entries, key(label, "backward"), t("L.backward() at {where}", where=where), c)
+        _built(entries, label, where, c)
         values, expected = forward(inputs), expected_gradients(inputs)
         for name in BACKWARD_ORDER:
             data = lookup(entries, key(label, f"{name}.data"), t("{name}.data", name=name), c)
@@ -414,8 +419,7 @@ class ValueTwiceCheck(_ValueCheck):
                 continue
 
     def _graph(self, entries, label, where, c):
-        lookup(entries, key(label, "build"), t("building the homework graph with Value at {where}", where=where), c)
-        lookup(entries, key(label, "backward"), t("L.backward() at {where}", where=where), c)
+        _built(entries, label, where, c)
         once = {name: _number(lookup(entries, key(label, f"{name}.grad after the first backward()"),
                                      t("{name}.grad", name=name), c)) for name in NAMES}
         c.close(t("L.grad after the first backward() at {where}", where=where), 1.0, once["L"])
@@ -444,7 +448,8 @@ CHECKS = [
                                t("backward used the output x² instead of the input x"):
                                    2 * case.inputs[0] ** 2 * case.dout}),
     _layer(exercises.test_max_layer_random, t("MaxLayer on random inputs"), "MaxLayer", np.maximum,
-           _max_mistakes, grads=("dx", "dy"), exact=lambda x, y, dout: (dout * (x >= y), dout * (x < y))),
+           _max_mistakes, grads=("dx", "dy"), exact=lambda x, y, dout: (dout * (x >= y), dout * (x < y)),
+           exact_note=t(" (the notebook's rule: at a tie, x gets dout)")),
     GraphCheck(exercises.test_graph_figure, t("every node's gradient at the figure's values"), NAMES),
     GraphCheck(exercises.test_graph_inputs, t("dL/dx, dL/dy and dL/dw on random inputs"), INPUTS),
     GraphCheck(exercises.test_graph_nodes, t("the gradient at every intermediate node on random inputs"),

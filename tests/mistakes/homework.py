@@ -81,7 +81,7 @@ MISTAKES = [
     Mistake("max_hard_coded", "MaxLayer.backward returns the visible test's numbers",
             _edit("max_layer", ("return (dout, 0.0) if self.x_wins else (0.0, dout)",
                                 "return {2.0: (0.0, 2.0), 1.5: (1.5, 0.0)}[dout]")),
-            ["test_max_layer_random", *GRAPH, "test_graph_fan_out"]),
+            ["test_max_layer_random", "test_graph_forward", *SIGMOID_NODE, "test_graph_fan_out"]),
     # A pass that returns L but no gradients: the fan-out test must not take zeros for gradients that "add up".
     Mistake("graph_zero_gradients", "graph_forward_backward returns L and zero gradients (dL/dL = 1) without a "
             "backward pass", _edit("graph_backward", ("    dL = 1.0\n", "    dL = 1.0\n    return L, {**dict.fromkeys("
