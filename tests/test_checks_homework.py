@@ -102,6 +102,25 @@ def test_points_sit_in_the_hidden_tests_and_the_graph_is_split_node_by_node():
     assert sum(TESTS.values()) == 28
 
 
+def _tests_after(answer):
+    """The test cells between the answer cell ``answer`` and the next answer cell."""
+    tests, current = [], None
+    for cell in CELLS:
+        meta = _meta(cell)
+        current = meta["grade_id"] if meta.get("solution") else current
+        if meta.get("grade") and not meta.get("solution") and current == answer:
+            tests.append(meta["grade_id"])
+    return tests
+
+
+@pytest.mark.parametrize("mistake", [m for m in MISTAKES if m.name.endswith("_hard_coded")], ids=lambda m: m.name)
+def test_hard_coding_the_visible_tests_numbers_earns_nothing(mistake):
+    (answer,) = mistake.cells
+    failed = run_once(NOTEBOOK, mistake.cells).failed
+    passing = [cell for cell in _tests_after(answer) if cell not in failed]
+    assert passing and sum(TESTS[cell] for cell in passing) == 0, passing   # its visible tests pass, for 0 points
+
+
 def test_numerical_gradients_match_the_calculus():
     """The judge's reference: L = h σ(hw) + w² with h = max(x, y), differentiated by hand."""
     for x, y, w in [exercises.FIGURE] + exercises.graph_cases(1):
