@@ -64,6 +64,7 @@ HINTS = {
     "reciprocal_sign": ("test_reciprocal_layer_random", "the minus sign of −1/x² is missing"),
     "square_ignores_dout": ("test_square_layer_random", "dout is ignored"),
     "square_without_two": ("test_graph_inputs", "the square's backward forgot the factor 2"),
+    "square_difference_quotient": ("test_square_layer_random", "not a difference quotient"),
     "max_to_both": ("test_graph_inputs", "max sent its upstream gradient to both inputs"),
     "max_tie_to_y": ("test_max_layer_random", "at a tie dout goes to x"),
     "max_hard_coded": ("test_max_layer_random", "raised KeyError"),

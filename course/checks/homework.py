@@ -35,12 +35,21 @@ def graph_cases(seed, n=6):
     return cases
 
 
-def unary_cases(seed, low, high, n=6):
-    """Numbers of both signs with |x| in [low, high), random upstream gradients, and two layers in one graph."""
+def unary_cases(seed, low, high, n=6, huge=False):
+    """Numbers of both signs with |x| in [low, high), random upstream gradients, and two layers in one graph.
+
+    ``huge``: also a number near 1e13, where x ± h rounds back to x, so a difference quotient posing as the
+    backward pass gets 0 while the local derivative stays exact (only where the node's value stays finite and
+    its derivative is not lost in the tolerance: x², not exp or 1/x).
+    """
     g = rng(seed)
     xs = g.uniform(low, high, size=n) * g.choice([-1.0, 1.0], size=n)
     douts = g.uniform(0.5, 2.5, size=n) * g.choice([-1.0, 1.0], size=n)
     cases = [LayerCase(f"forward({x:.4g}) then backward({d:.4g})", (x,), d, numbers=True) for x, d in zip(xs, douts)]
+    if huge:
+        x, dout = g.uniform(1, 2) * 1e13, g.uniform(0.5, 2.5)
+        cases.append(LayerCase(f"an input near 1e13, forward({x:.4g}) then backward({dout:.4g})", (x,), dout,
+                               numbers=True, exact=True))
     return cases + [LayerCase("the first of two layers, forward(1.5) before another layer's forward(-0.5)",
                               (1.5,), 1.0, numbers=True, other=(-0.5,))]
 
@@ -68,7 +77,7 @@ def max_cases(seed, n=6):
 
 test_exp_layer_random = LayerExercise("test_exp_layer_random", lambda: unary_cases(5400, 0.1, 2.5))
 test_reciprocal_layer_random = LayerExercise("test_reciprocal_layer_random", lambda: unary_cases(5500, 0.3, 3.0))
-test_square_layer_random = LayerExercise("test_square_layer_random", lambda: unary_cases(5600, 0.2, 3.0))
+test_square_layer_random = LayerExercise("test_square_layer_random", lambda: unary_cases(5600, 0.2, 3.0, huge=True))
 test_max_layer_random = LayerExercise("test_max_layer_random", lambda: max_cases(5700))
 
 test_graph_figure = FunctionExercise("test_graph_figure", lambda: [FIGURE])

@@ -446,7 +446,8 @@ CHECKS = [
            lambda name, case: {t("the factor 2 is missing"): case.dout * case.inputs[0],
                                IGNORES_DOUT: 2 * case.inputs[0],
                                t("backward used the output x² instead of the input x"):
-                                   2 * case.inputs[0] ** 2 * case.dout}),
+                                   2 * case.inputs[0] ** 2 * case.dout},
+           exact=lambda x, dout: (2 * x * dout,)),
     _layer(exercises.test_max_layer_random, t("MaxLayer on random inputs"), "MaxLayer", np.maximum,
            _max_mistakes, grads=("dx", "dy"), exact=lambda x, y, dout: (dout * (x >= y), dout * (x < y)),
            exact_note=t(" (the notebook's rule: at a tie, x gets dout)")),

@@ -72,6 +72,10 @@ MISTAKES = [
     Mistake("square_without_two", "SquareLayer.backward forgets the factor 2",
             _edit("square_layer", ("return dout * 2 * self.x", "return dout * self.x")),
             [*SQUARE, "test_graph_figure", "test_graph_inputs", "test_graph_fan_out"]),
+    Mistake("square_difference_quotient", "SquareLayer.backward is a difference quotient ((x + h)² − (x − h)²) / 2h "
+            "times dout, not the local derivative 2x", _edit("square_layer", (
+                "return dout * 2 * self.x", "return dout * ((self.x + 1e-4) ** 2 - (self.x - 1e-4) ** 2) / 2e-4")),
+            ["test_square_layer_random"]),
     Mistake("max_to_both", "MaxLayer.backward sends dout to both inputs",
             _edit("max_layer", ("return (dout, 0.0) if self.x_wins else (0.0, dout)", "return dout, dout")),
             [*MAX, "test_graph_figure", "test_graph_inputs"]),
