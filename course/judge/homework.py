@@ -158,18 +158,22 @@ def _call(entries, k, args, c):
     return inputs, grads
 
 
+class _Check:
+    """A check of this notebook: judges the record of ``self.exercise``, registered under its grade id."""
+
+    @property
+    def test(self):
+        return self.exercise.test
+
+
 @dataclass(frozen=True)
-class GraphCheck:
+class GraphCheck(_Check):
     """The gradients at the nodes ``nodes``, at every case; a failure is shown once per first wrong node."""
     exercise: object
     title: str
     nodes: tuple
     subject: str = "graph_forward_backward"
     builds_on: dict = field(default_factory=lambda: dict(LAYERS))
-
-    @property
-    def test(self):
-        return self.exercise.test
 
     def judge(self, entries, c):
         repeats = {}
@@ -218,7 +222,7 @@ def _local_derivatives(v):
 
 
 @dataclass(frozen=True)
-class FanOutCheck:
+class FanOutCheck(_Check):
     """h and w feed two nodes each: their gradients must be the sum of what both send back, and h's must be
     complete before the max node passes it on.
 
@@ -229,10 +233,6 @@ class FanOutCheck:
     title: str
     subject: str = "graph_forward_backward"
     builds_on: dict = field(default_factory=dict)
-
-    @property
-    def test(self):
-        return self.exercise.test
 
     def judge(self, entries, c):
         for k, args in enumerate(self.exercise.cases()):
@@ -308,14 +308,10 @@ def _built(entries, label, where, c):
     lookup(entries, key(label, "backward"), t("L.backward() at {where}", where=where), c)
 
 
-class _ValueCheck:
-    """What the Value checks share: the test's grade id, the subject, no earlier test they build on."""
+class _ValueCheck(_Check):
+    """What the Value checks share: the subject, and no earlier test they build on."""
     subject = "Value"
     builds_on = {}
-
-    @property
-    def test(self):
-        return self.exercise.test
 
 
 @dataclass(frozen=True)
