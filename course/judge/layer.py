@@ -31,6 +31,7 @@ class LayerCheck:
     skip(name, case): a mask of entries not to judge (inputs within h of a kink), or None.
     subject, builds_on: for the dependency note ({"MulLayer": "test_mul_layer_random"}).
     tolerance: rtol/atol for :func:`course.gradcheck.compare`.
+    exact_note: what a message about an ``exact`` case adds (the default suits inputs near 1e13).
     """
     exercise: LayerExercise
     title: str
@@ -44,6 +45,7 @@ class LayerCheck:
     builds_on: dict = field(default_factory=dict)
     tolerance: dict = field(default_factory=dict)
     two_layers_hint: str = ""
+    exact_note: str = t(" (use the local derivative, not a difference quotient)")
 
     @property
     def test(self):
@@ -94,7 +96,7 @@ class LayerCheck:
 
     def _compare(self, c, what, name, expected, actual, case):
         if case.exact:
-            what += t(" (use the local derivative, not a difference quotient)")
+            what += self.exact_note
         options = dict(self.tolerance, alternatives=self.mistakes(name, case), batch_size=case.batch)
         if self.skip is not None:
             options["skip"] = self.skip(name, case)

@@ -72,9 +72,30 @@ MISTAKES = [
     Mistake("square_without_two", "SquareLayer.backward forgets the factor 2",
             _edit("square_layer", ("return dout * 2 * self.x", "return dout * self.x")),
             [*SQUARE, "test_graph_figure", "test_graph_inputs", "test_graph_fan_out"]),
+    Mistake("square_difference_quotient", "SquareLayer.backward is a difference quotient ((x + h)² − (x − h)²) / 2h "
+            "times dout, not the local derivative 2x", _edit("square_layer", (
+                "return dout * 2 * self.x", "return dout * ((self.x + 1e-4) ** 2 - (self.x - 1e-4) ** 2) / 2e-4")),
+            ["test_square_layer_random"]),
     Mistake("max_to_both", "MaxLayer.backward sends dout to both inputs",
             _edit("max_layer", ("return (dout, 0.0) if self.x_wins else (0.0, dout)", "return dout, dout")),
             [*MAX, "test_graph_figure", "test_graph_inputs"]),
+    # The notebook's rule for a tie (dout goes to x) is tested: the graph never ties, so only the layer's test.
+    Mistake("max_tie_to_y", "MaxLayer compares with > instead of >=, so a tie sends dout to y",
+            _edit("max_layer", ("self.x_wins = x >= y", "self.x_wins = x > y")), ["test_max_layer_random"]),
+    Mistake("max_hard_coded", "MaxLayer.backward returns the visible test's numbers",
+            _edit("max_layer", ("return (dout, 0.0) if self.x_wins else (0.0, dout)",
+                                "return {2.0: (0.0, 2.0), 1.5: (1.5, 0.0)}[dout]")),
+            ["test_max_layer_random", "test_graph_forward", *SIGMOID_NODE, "test_graph_fan_out"]),
+    # A pass that returns L but no gradients: the fan-out test must not take zeros for gradients that "add up".
+    Mistake("graph_zero_gradients", "graph_forward_backward returns L and zero gradients (dL/dL = 1) without a "
+            "backward pass", _edit("graph_backward", ("    dL = 1.0\n", "    dL = 1.0\n    return L, {**dict.fromkeys("
+                                                      "'xywhanedsqr', 0.0), 'L': dL}\n")),
+            [*GRAPH, "test_graph_fan_out"]),
+    Mistake("graph_hard_coded", "graph_forward_backward returns the visible test's L and gradients that only satisfy "
+            "the visible tests", _edit("graph_backward", ("    dL = 1.0\n", "    dL = 1.0\n    return 2 / (1 + np.exp("
+                                                         "-1.5)) + 0.75 ** 2, {**dict.fromkeys('xywhanedsqr', 0.0), "
+                                                         "'L': dL}\n")),
+            [*GRAPH, "test_graph_fan_out"]),
     # The bonus Value class
     Mistake("value_recursive_sort", "Value.backward sorts the graph with a recursive function (as micrograd does)",
             _edit("value_class", (TOPOLOGICAL_SORT, """        order, seen = [], set()
@@ -95,6 +116,9 @@ MISTAKES = [
                   ("            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad\n",
                    "            self.grad = other.data * out.grad\n            other.grad = self.data * out.grad\n")),
             ["test_value_basics", "test_value_graph"]),
+    Mistake("value_max_tie_to_other", "Value.max compares with > instead of >=, so a tie sends the gradient to other",
+            _edit("value_class", ("winner = self if self.data >= other.data else other",
+                                  "winner = self if self.data > other.data else other")), ["test_value_graph"]),
     Mistake("value_breadth_first", "Value.backward visits the nodes breadth-first from the output, which is not "
             "a topological order", _edit("value_class", (TOPOLOGICAL_SORT, """        order, seen = [self], {self}
         for node in order:              # breadth-first from the output
