@@ -195,28 +195,29 @@ def _loss_case(label, scores, labels, kind, **options):
 
 
 def softmax_loss_cases(seed):
-    """Random logits in both label formats, and logits near 1e13 (their differences still of order 1)."""
+    """Random logits in both label formats."""
     cases = []
     for k, (n, classes, kind) in enumerate(SOFTMAX_CASES):
         g = rng(seed + k)
         cases.append(_loss_case(f"{n}×{classes} logits with {kind} labels", g.normal(size=(n, classes)) * 3,
                                 g.integers(0, classes, size=n), kind))
-    g = rng(seed + 99)
-    scores = 1e13 + g.normal(size=(4, 5)) * 3   # ±h rounds away at 1e13: a difference quotient gets 0
-    cases.append(_loss_case("4×5 logits near 1e13 with indices labels", scores, g.integers(0, 5, size=4), "indices",
-                            exact=True))
     return cases
 
 
-def extreme_loss_cases():
-    """Logits of ±1000 in both label formats: a naive exp overflows, a log of 0 is infinite."""
+def extreme_loss_cases(seed):
+    """Logits of ±1000 in both label formats (a naive exp overflows, a log of 0 is infinite), and logits near
+    1e13 whose differences are of order 1: ±h rounds away there, so a difference quotient gets 0."""
     scores = _array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [1000.0, 1000.0, -1000.0]])
-    return [_loss_case(f"logits of ±1000 with {kind} labels", scores, _array([1, 2, 0]), kind)
-            for kind in ("indices", "one-hot")]
+    cases = [_loss_case(f"logits of ±1000 with {kind} labels", scores, _array([1, 2, 0]), kind)
+             for kind in ("indices", "one-hot")]
+    g = rng(seed)
+    cases.append(_loss_case("4×5 logits near 1e13 with indices labels", 1e13 + g.normal(size=(4, 5)) * 3,
+                            g.integers(0, 5, size=4), "indices", exact=True))
+    return cases
 
 
 test_softmax_with_loss_random = LayerExercise("test_softmax_with_loss_random", lambda: softmax_loss_cases(3500))
-test_softmax_with_loss_extreme = LayerExercise("test_softmax_with_loss_extreme", extreme_loss_cases)
+test_softmax_with_loss_extreme = LayerExercise("test_softmax_with_loss_extreme", lambda: extreme_loss_cases(3599))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -245,7 +246,8 @@ class NetProblem:
 
 
 def net_problem(seed, d, h, m, n, kind, scale=1.0):
-    """Parameters, inputs and random labels; every hidden pre-activation is 0.5 or more away from ReLU's kink.
+    """Parameters, inputs and random labels; every hidden pre-activation is 0.1 or more away from ReLU's kink
+    (times ``scale``), with at least 4 inputs.
 
     By construction: each sample's inputs share one sign, each hidden unit's weights another, and the bias
     is smaller than the product's smallest possible size, so no forward pass is needed to know it.
@@ -253,7 +255,7 @@ def net_problem(seed, d, h, m, n, kind, scale=1.0):
     g = rng(seed)
     sample_sign, unit_sign = g.choice([-1.0, 1.0], size=(n, 1)), g.choice([-1.0, 1.0], size=(1, h))
     x = sample_sign * g.uniform(0.5, 1, size=(n, d))
-    params = {"W1": unit_sign * g.uniform(0.5, 1, size=(d, h)) * scale, "b1": g.uniform(-0.4, 0.4, size=h) * scale,
+    params = {"W1": unit_sign * g.uniform(0.1, 0.3, size=(d, h)) * scale, "b1": g.uniform(-0.1, 0.1, size=h) * scale,
               "W2": g.normal(size=(h, m)) * 0.7, "b2": g.normal(size=m) * 0.3}
     label = f"{d}-{h}-{m} net, N={n}, {kind} labels"
     if scale > 1:
