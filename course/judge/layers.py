@@ -34,6 +34,14 @@ def _known(candidates):
     return {label: value for label, value in candidates.items() if value is not None}
 
 
+def _quotient(case, expected_shape):
+    """Near 1e13 a difference quotient posing as a backward pass returns zeros: name it there."""
+    if not case.exact:
+        return {}
+    return {t("a difference quotient posing as a backward pass: near 1e13, x ± h rounds back to x and the "
+              "quotient is 0; use the local derivative"): np.zeros(expected_shape)}
+
+
 def _named(c, hint):
     """Name the likely mistake under the failure just recorded."""
     c.failed[-1] += likely(hint)
@@ -71,6 +79,7 @@ def _sigmoid_mistakes(name, case):
 def _relu_mistakes(name, case):
     (x,), dout = case.inputs, case.dout
     return {
+        **_quotient(case, x.shape),
         t("no mask: dout is passed on unchanged, but entries where x <= 0 must get 0"): dout,
         t("the mask is inverted: zero dout where x <= 0 (self.mask), keep it where x > 0"): dout * (x <= 0),
         t("dout is ignored: return dout with the masked entries set to 0, not the 0/1 mask"): (x > 0) * 1.0,
@@ -93,7 +102,8 @@ def _affine_exact(x, W, b, dout):
 def _affine_mistakes(name, case):
     (x,), (W, b), dout = case.inputs, case.init, case.dout
     flat = x.reshape(len(x), -1)
-    return _known({
+    zero = {"dx": _quotient(case, x.shape), "dW": {}, "db": _quotient(case, b.shape)}[name]
+    return _known({**zero, **{
         "dx": {
             t("dx = dout · W: the transpose is missing (dx = dout · Wᵀ, so that dx has x's shape)"):
                 _attempt(lambda: (dout @ W).reshape(x.shape)),
@@ -108,7 +118,7 @@ def _affine_mistakes(name, case):
             t("db summed over axis 1 (the outputs): sum over axis 0 (the batch) instead"): dout.sum(axis=1),
             t("db uses only the first sample: sum dout over the whole batch (axis 0)"): dout[0],
         },
-    }[name])
+    }[name]})
 
 
 def _affine_check(exercise, title):
@@ -192,6 +202,11 @@ def _softmax_loss_mistakes(name, case):
         t("the sign is flipped: dx = (y - t) / N, not (t - y) / N"): (onehot - y) / n,
         t("dx uses the logits x instead of the softmax output y: dx = (y - t) / N"): (scores - onehot) / n,
     }
+    if not case.exact:
+        book_loss = lambda v: R.softmax_cross_entropy(v, labels, eps=1e-7)  # noqa: E731
+        candidates[t("a numerical gradient of the loss (with its 1e-7), not the backward rule dx = (y - t) / N")] = \
+            numerical_gradient(book_loss, np.array(scores, dtype=float))
+    candidates.update(_quotient(case, scores.shape))
     if 1 in case.integer:
         candidates[t("class-index labels were used as if they were one-hot: subtract 1 at each row's label, "
                      "or convert the labels to one-hot rows first")] = _attempt(lambda: (y - labels) / n)
