@@ -371,10 +371,11 @@ def _judge_backprop(c, entries, problem):
     if _grads(c, grads, problem):
         shaped = all(isinstance(grads[k], np.ndarray) and grads[k].shape == p[k].shape for k in PARAMS)
         nonzero = shaped and any((grads[k] != 0).any() for k in PARAMS)  # nan is not a difference quotient's 0
-        c.expect(shaped and nonzero, t("each gradient has its parameter's shape") if shaped and nonzero else
-                 t("each gradient must be an array of its parameter's shape, and not all zeros") + (
-                     likely(t("a numerical gradient posing as backpropagation: near ±1e12 a nudge of h does not "
-                              "move the loss, so a difference quotient is 0")) if problem.huge and shaped else ""))
+        if not c.expect(shaped and nonzero, t("each gradient has its parameter's shape") if shaped and nonzero else
+                        t("each gradient must be an array of its parameter's shape, and not all zeros")) \
+                and problem.huge and shaped:
+            _named(c, t("a numerical gradient posing as backpropagation: near ±1e12 a nudge of h does not move the "
+                        "loss, so a difference quotient is 0"))
     after = lookup(entries, key(label, "params after gradient"), t("net.params after gradient"), c)
     same = isinstance(after, dict) and all(
         isinstance(after.get(k), np.ndarray) and np.array_equal(after[k], p[k]) for k in PARAMS)
