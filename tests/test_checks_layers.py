@@ -335,27 +335,30 @@ def _records(exercise, subject):
     return [b[record.MIME] for b in bundles]
 
 
+def _arrays_up_the_stack():
+    """Every float array in the locals of every frame above the caller: what a snooping result can reach."""
+    frames, frame = [], sys._getframe(2)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return [v.copy() for f in frames for v in list(f.f_locals.values())
+            if isinstance(v, np.ndarray) and v.dtype == float]
+
+
 def test_a_frame_reading_result_finds_only_inputs_and_earns_nothing():
     """An __array__ that searches every frame above it for an array of the right shape (the attack that beat the
     in-kernel checks) finds the inputs, never an expected gradient: the kernel holds none."""
     found = []
 
-    class Snoop:
-        def __init__(self, shape):
-            self.shape = shape
-
-        def __array__(self, dtype=None, copy=None):
-            frame = sys._getframe(1)
-            while frame is not None:
-                for value in list(frame.f_locals.values()):
-                    if isinstance(value, np.ndarray) and value.shape == self.shape and value.dtype == float:
-                        found.append(value.copy())
-                frame = frame.f_back
-            return found[-1] if found else np.zeros(self.shape)
-
     class SnoopingRelu(_Relu):
         def backward(self, dout):
-            return Snoop(np.shape(dout))
+            shape = np.shape(dout)
+
+            class Result:
+                def __array__(self, dtype=None, copy=None):
+                    found.extend(a for a in _arrays_up_the_stack() if a.shape == shape)
+                    return found[-1] if found else np.zeros(shape)
+            return Result()
 
     verdict = judge("test_relu_random", _records(exercises.test_relu_random, SnoopingRelu))
     truths = [case.dout * (case.inputs[0] > 0) for case in exercises.relu_cases(3200)]
