@@ -1,13 +1,22 @@
 """Part 3's checks beyond the catalogue (tests/test_catalogue.py runs the notebook with every mistake): the
-book's code gets full marks, the messages name the mistake, and they do not depend on numpy's global state.
+book's code gets full marks, the judge's messages name the mistake where the evidence shows it and no mistake
+where it does not, a failure that builds on a failed layer says so, and the kernel's half holds nothing a
+submission could copy the right answer from.
 """
 import contextlib
+import gc
 import io
+import sys
 
 import nbformat
 import numpy as np
 import pytest
 
+from course.checks import layers as exercises
+from course.checks import record
+from course.judge import layers as checks
+from course.judge import reference as R
+from course.judge.engine import judge
 from tests.mistakes.layers import MISTAKES, NOTEBOOK
 from tests.notebook_runner import run_notebook, run_once
 
@@ -177,45 +186,89 @@ class TwoLayerNet:
 ''',
 }
 
-# What the feedback must say for some mistakes: (test grade_id, words in its message).
-HINTS = {
+# (test grade_id, the likely mistake the judge must name, a word of it).
+NAMED = {
     "sigmoid_uses_x": ("test_sigmoid_random", "x used where the output belongs"),
     "sigmoid_ignores_dout": ("test_sigmoid_random", "dout is ignored"),
-    "sigmoid_forward_in_place": ("test_sigmoid_random", "changed its input x in place"),
     "relu_no_mask": ("test_relu_random", "no mask"),
     "relu_mask_from_dout": ("test_relu_random", "not from the sign of dout"),
+    "relu_difference_quotient": ("test_relu_random", "a difference quotient posing as a backward pass"),
     "affine_dW_transposed": ("test_affine_random", "transposed"),
     "affine_dx_no_transpose": ("test_affine_random", "the transpose is missing"),
     "affine_db_not_summed": ("test_affine_random", "sum dout over the batch"),
     "affine_db_mean": ("test_affine_random", "mean instead of sum"),
     "affine_dx_not_reshaped": ("test_affine_any_shape", "not reshaped back"),
-    "affine_copies_params": ("test_affine_any_shape", "not copies"),
-    "softmax_no_max": ("test_softmax_with_loss_extreme", "Subtract each row's maximum"),
-    "softmax_in_place": ("test_softmax_with_loss_random", "changed its input x in place"),
+    "softmax_no_max": ("test_softmax_functions_random", "subtract each row's maximum"),
+    "cross_entropy_no_epsilon": ("test_softmax_functions_random", "the 1e-7 inside the log is missing"),
     "cross_entropy_sum": ("test_softmax_with_loss_random", "not the mean"),
     "softmax_loss_no_batch_division": ("test_softmax_with_loss_random", "missing from a division"),
     "softmax_loss_sign_flipped": ("test_softmax_with_loss_random", "sign is flipped"),
     "softmax_loss_indices_as_one_hot": ("test_softmax_with_loss_random", "as if they were one-hot"),
-    "net_gradient_is_numerical": ("test_two_layer_net_backprop", "numerical gradient"),
+    "softmax_loss_difference_quotient": ("test_softmax_with_loss_random", "a numerical gradient of the loss"),
     "net_without_relu": ("test_two_layer_net_gradient", "no ReLU layer"),
-    "gradient_check_self": ("test_gradient_check", "relative error"),
+    "net_gradient_is_numerical": ("test_two_layer_net_backprop", "a numerical gradient posing as backpropagation"),
+    "net_predict_softmax": ("test_two_layer_net_forward", "returns probabilities"),
+}
+
+# (test grade_id, words of the message) for failures where no pattern names a mistake: the message says what
+# is wrong, and no "likely mistake" is guessed.
+UNNAMED = {
+    "sigmoid_forward_in_place": ("test_sigmoid_random", "changed its input in place"),
+    "softmax_in_place": ("test_softmax_functions_random", "changed its input in place"),
+    "affine_copies_params": ("test_affine_any_shape", "not copies"),
+    "net_gradient_updates_params": ("test_two_layer_net_backprop", "gradient changed the parameters"),
+    "net_not_reversed": ("test_two_layer_net_gradient", "raised ValueError"),
+    "gradient_check_self": ("test_gradient_check", "expected the relative error"),
+    "gradient_check_silent": ("test_gradient_check", "must print the relative error"),
+}
+
+# (test grade_id, the earlier test whose failure the message must name first)
+BUILDS_ON = {
+    "relu_no_mask": ("test_two_layer_net_gradient", "test_relu_random", "`TwoLayerNet` uses your `Relu`"),
+    "softmax_no_max": ("test_softmax_with_loss_extreme", "test_softmax_functions_random",
+                       "`SoftmaxWithLoss` uses your `softmax`"),
 }
 
 
+def _mistake(name):
+    return next(m for m in MISTAKES if m.name == name)
+
+
+def _verdict(name, grade_id):
+    return run_once(NOTEBOOK, _mistake(name).cells).verdicts[grade_id]
+
+
 def test_book_code_gets_full_marks():
-    assert run_notebook(NOTEBOOK, BOOK).failed == {}
+    """The seed's Relu writes into dout, its SoftmaxWithLoss ignores dout: both are right and earn every point."""
+    run = run_notebook(NOTEBOOK, BOOK)
+    assert run.failed == {} and all(v.ok for v in run.verdicts.values()) and len(run.verdicts) == 11
 
 
-@pytest.mark.parametrize("name", HINTS)
-def test_message_names_the_mistake(name):
-    mistake = next(m for m in MISTAKES if m.name == name)
-    grade_id, words = HINTS[name]
-    message = run_once(NOTEBOOK, mistake.cells)[grade_id]
-    assert message and words in message, message
+@pytest.mark.parametrize("name", NAMED)
+def test_the_judge_names_the_mistake(name):
+    grade_id, words = NAMED[name]
+    verdict = _verdict(name, grade_id)
+    assert not verdict.ok and any(words in m for m in verdict.mistakes), verdict.mistakes
+    assert "likely mistake: " in verdict.message and words in verdict.message
+
+
+@pytest.mark.parametrize("name", UNNAMED)
+def test_no_mistake_is_named_without_evidence(name):
+    grade_id, words = UNNAMED[name]
+    verdict = _verdict(name, grade_id)
+    assert not verdict.ok and words in verdict.message, verdict.message
+    assert verdict.mistakes == () and "likely mistake" not in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("name", BUILDS_ON)
+def test_a_task_built_on_a_failed_answer_says_so_first(name):
+    grade_id, earlier, words = BUILDS_ON[name]
+    verdict = _verdict(name, grade_id)
+    assert verdict.depends_on == (earlier,) and verdict.message.startswith(words), verdict.message
 
 
 def test_messages_do_not_depend_on_global_random_state():
-    mistake = next(m for m in MISTAKES if m.name == "affine_db_mean")
+    mistake = _mistake("affine_db_mean")
     np.random.seed(0)
     first = run_notebook(NOTEBOOK, mistake.cells)
     np.random.seed(12345)
@@ -223,11 +276,12 @@ def test_messages_do_not_depend_on_global_random_state():
     assert run_notebook(NOTEBOOK, mistake.cells) == first
 
 
-def test_hidden_tests_are_short_calls():
+def test_hidden_tests_are_short_calls_of_the_exercise_named_after_their_cell():
     for cell in CELLS:
         if "### BEGIN HIDDEN TESTS" in cell.source:
             hidden = cell.source.split("### BEGIN HIDDEN TESTS\n")[1].split("### END HIDDEN TESTS")[0]
             assert 1 <= len(hidden.strip().splitlines()) <= 2, hidden
+            assert f"checks.{cell.metadata['nbgrader']['grade_id']}(" in hidden, hidden
 
 
 def test_relu_check_skips_entries_next_to_the_kink():
@@ -244,5 +298,99 @@ def test_relu_check_skips_entries_next_to_the_kink():
     assert "2 entries next to a kink not judged" in c.passed[0], out.getvalue()
 
 
-def test_points_per_cell():
-    assert all(1 <= points <= 3 for points in TESTS.values())
+def test_points_sit_in_the_hidden_tests():
+    hidden = {c.metadata["nbgrader"]["grade_id"] for c in CELLS if "### BEGIN HIDDEN TESTS" in c.source}
+    assert all((points > 0) == (grade_id in hidden) for grade_id, points in TESTS.items()), TESTS
+    assert all(points <= 4 for points in TESTS.values()) and sum(TESTS.values()) == 29
+
+
+def test_the_cases_discriminate_and_stay_clear_of_the_kink_by_construction():
+    """No case is built with a forward pass, so check here what the construction promises: hidden units away from
+    the kink, accuracies that are neither 0 nor 1, and a gradient near 1e12 that a difference quotient cannot fake."""
+    problems = (exercises.forward_problems(3600) + exercises.gradient_problems(3700)
+                + exercises.backprop_problems(3800))
+    for problem in problems:
+        p = problem.params
+        assert np.abs(problem.x @ p["W1"] + p["b1"]).min() > 0.1
+    for problem in exercises.forward_problems(3600):
+        accuracy = (checks._scores(problem.params, problem.x).argmax(axis=1) == problem.labels).mean()
+        assert 0 < accuracy < 1
+    huge = exercises.backprop_problems(3800)[1]
+    assert huge.huge and all(np.abs(g).max() > 0 for g in checks._backprop(huge.params, huge.x, huge.labels).values())
+    assert all(case.exact for case in exercises.relu_cases(3200) if "1e13" in case.label)
+
+
+class _Relu:
+    def forward(self, x):
+        self.mask = x <= 0
+        return np.where(self.mask, 0.0, x)
+
+    def backward(self, dout):
+        return np.where(self.mask, 0.0, dout)
+
+
+def _records(exercise, subject):
+    with record.capture() as bundles:
+        exercise(subject)
+    return [b[record.MIME] for b in bundles]
+
+
+def _arrays_up_the_stack():
+    """Every float array in the locals of every frame above the caller: what a snooping result can reach."""
+    frames, frame = [], sys._getframe(2)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return [v.copy() for f in frames for v in list(f.f_locals.values())
+            if isinstance(v, np.ndarray) and v.dtype == float]
+
+
+def test_a_frame_reading_result_finds_only_inputs_and_earns_nothing():
+    """An __array__ that searches every frame above it for an array of the right shape (the attack that beat the
+    in-kernel checks) finds the inputs, never an expected gradient: the kernel holds none."""
+    found = []
+
+    class SnoopingRelu(_Relu):
+        def backward(self, dout):
+            shape = np.shape(dout)
+
+            class Result:
+                def __array__(self, dtype=None, copy=None):
+                    found.extend(a for a in _arrays_up_the_stack() if a.shape == shape)
+                    return found[-1] if found else np.zeros(shape)
+            return Result()
+
+    verdict = judge("test_relu_random", _records(exercises.test_relu_random, SnoopingRelu))
+    truths = [case.dout * (case.inputs[0] > 0) for case in exercises.relu_cases(3200)]
+    assert not verdict.ok and found
+    assert not any(np.array_equal(f, truth) for f in found for truth in truths if f.shape == truth.shape)
+
+
+def test_gc_holds_no_right_answer_while_a_check_runs():
+    """A backward pass that hunts gc.get_objects() for the gradient it should return finds nothing to copy."""
+    hits = []
+
+    class Hunting(_Relu):
+        def backward(self, dout):
+            truth = np.where(self.mask, 0.0, dout)
+            hits.extend(o for o in gc.get_objects() if isinstance(o, np.ndarray) and o is not truth
+                        and o.shape == truth.shape and np.array_equal(o, truth))
+            return super().backward(dout)
+
+    assert judge("test_relu_random", _records(exercises.test_relu_random, Hunting)).ok
+    assert not hits
+
+
+def test_hard_coded_lecture_numbers_earn_nothing():
+    run = run_once(NOTEBOOK, _mistake("relu_hard_coded").cells)
+    assert "test_relu_lecture_example" not in run.failed and TESTS["test_relu_lecture_example"] == 0
+    assert "test_relu_random" in run.failed
+
+
+def test_reference_math_agrees_with_itself():
+    scores, labels = np.array([[1.0, 2.0, 3.0], [1000.0, -1000.0, 0.0]]), np.array([2, 1])
+    assert np.allclose(R.softmax(scores).sum(axis=1), 1)
+    assert R.softmax_cross_entropy(scores, labels) == pytest.approx((-np.log(R.softmax(scores[:1])[0, 2]) + 2000) / 2)
+    assert R.softmax_cross_entropy(scores, R.one_hot(labels, 3), eps=1e-7) == pytest.approx(
+        R.cross_entropy(R.softmax(scores), labels))
+    assert np.allclose(R.softmax_cross_entropy_gradient(scores, labels), (R.softmax(scores) - R.one_hot(labels, 3)) / 2)

@@ -16,6 +16,7 @@ from course.checks.record import recording
 
 _array = np.array
 _ndarray = np.ndarray
+_int = np.int64
 
 
 def key(label, step):
@@ -36,6 +37,8 @@ class LayerCase:
     difference quotient posing as a backward pass breaks down).  ``other``: the forward arguments of a second
     layer of the same class, run between this layer's forward and its backward (layers must not share state).
     ``batch``: the batch size, for the diagnosis of a missing or extra division by it.
+    ``fixed``: positions of inputs that are data, not variables (labels): the judge does not differentiate them.
+    ``integer``: positions of inputs handed over as integer arrays (class-index labels).
     """
     label: str
     inputs: tuple
@@ -45,14 +48,18 @@ class LayerCase:
     exact: bool = False
     other: tuple = ()
     batch: int = None
+    fixed: tuple = ()
+    integer: tuple = ()
 
     def __post_init__(self):
         for name in ("inputs", "init", "other"):
             object.__setattr__(self, name, _arrays(getattr(self, name)))
         object.__setattr__(self, "dout", _array(self.dout, dtype=float, copy=True))
 
-    def given(self, value):
+    def given(self, value, integer=False):
         """A copy of one input for the student's code (which may change it in place)."""
+        if integer:
+            return _array(value, dtype=_int, copy=True)
         return float(value) if self.numbers and value.ndim == 0 else _array(value, dtype=float, copy=True)
 
 
@@ -66,13 +73,17 @@ class LayerExercise:
 
     def __call__(self, layer_class):
         with recording(self.test) as r:
-            for case in self.cases():
-                with r.case():
-                    self._exercise(r, layer_class, case)
+            self.exercise(r, layer_class)
+
+    def exercise(self, r, layer_class):
+        """Every case into the recorder ``r`` (an exercise with steps of its own extends this)."""
+        for case in self.cases():
+            with r.case():
+                self._exercise(r, layer_class, case)
 
     def _exercise(self, r, layer_class, case):
         layer = r.call(key(case.label, "construct"), layer_class, *map(case.given, case.init), keep=False)
-        given = [case.given(x) for x in case.inputs]
+        given = [case.given(x, i in case.integer) for i, x in enumerate(case.inputs)]
         r.call(key(case.label, "forward"), _method(layer, "forward"), *given)
         for i, value in enumerate(given):
             if isinstance(value, _ndarray):

@@ -16,7 +16,7 @@ from course.gradcheck import type_name
 from course.i18n import t
 
 # The modules that define the checks of each notebook (each has CHECKS, a list).
-PARTS = ("course.judge.why_backprop", "course.judge.computation_graphs", "course.judge.homework")
+PARTS = ("course.judge.why_backprop", "course.judge.computation_graphs", "course.judge.layers", "course.judge.homework")
 
 
 @dataclass(frozen=True)

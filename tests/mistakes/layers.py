@@ -22,6 +22,7 @@ BACKPROP_BODY = """        self.loss(x, t)
         first, second = self.layers["Affine1"], self.layers["Affine2"]
         return {"W1": first.dW, "b1": first.db, "W2": second.dW, "b2": second.db}
 """
+SOFTMAX_FUNCTIONS = "test_softmax_functions_random"
 BACKWARD_DX = "dx = dout * self.out * (1 - self.out)   # y (1 - y): the stored output is all we need"
 
 MISTAKES = [
@@ -45,6 +46,25 @@ MISTAKES = [
             list(RELU) + [NET_GRADIENT]),
     Mistake("relu_mask_from_dout", "Relu.backward builds its mask from the sign of dout",
             _edit("relu_layer", ("dx[self.mask] = 0", "dx[dout <= 0] = 0")), list(RELU) + [NET_GRADIENT]),
+    Mistake("relu_difference_quotient", "Relu.backward computes a difference quotient of ReLU at the stored input",
+            _edit("relu_layer", ("self.mask = (x <= 0)\n        out", "self.x = x.copy()\n        self.mask = (x <= 0)\n        out"),
+                  ("dx = dout.copy()\n        dx[self.mask] = 0",
+                   "h = 1e-4\n        dx = dout * (np.maximum(self.x + h, 0) - np.maximum(self.x - h, 0)) / (2 * h)")),
+            ["test_relu_random"]),
+    Mistake("relu_hard_coded", "Relu returns the lecture's numbers whatever its input",
+            {"relu_layer": '''
+class Relu:
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        self.mask = np.array([[False, True], [False, True]])
+        return np.array([[0.5, 0.0], [0.4, 0.0]])
+
+    def backward(self, dout):
+        return np.array([[1.0, 0.0], [3.0, 0.0]])
+'''}, ["test_relu_random", NET_GRADIENT, "test_two_layer_net_forward", "test_two_layer_net_shapes",
+              "test_two_layer_net_backprop"]),
     # Affine
     Mistake("affine_dW_transposed", "Affine.backward computes dW = doutᵀ · x (the transpose of the right answer)",
             _edit("affine_layer", ("self.dW = self.x.T @ dout", "self.dW = dout.T @ self.x")),
@@ -67,18 +87,18 @@ MISTAKES = [
     # softmax, cross-entropy, SoftmaxWithLoss
     Mistake("softmax_no_max", "softmax exponentiates the logits without subtracting the row maximum",
             _edit("softmax_functions", ("shifted = x - x.max(axis=1, keepdims=True)", "shifted = x")),
-            ["test_softmax_functions", "test_softmax_with_loss_extreme"]),
+            ["test_softmax_functions", SOFTMAX_FUNCTIONS, "test_softmax_with_loss_extreme"]),
     Mistake("softmax_in_place", "softmax subtracts the row maximum from its input array in place",
             _edit("softmax_functions", ("shifted = x - x.max(axis=1, keepdims=True)",
                                         "x -= x.max(axis=1, keepdims=True)\n    shifted = x")),
-            ["test_softmax_with_loss_random"]),
+            [SOFTMAX_FUNCTIONS, "test_softmax_with_loss_random"]),
     Mistake("cross_entropy_no_epsilon", "cross_entropy_error takes the log without the 1e-7",
             _edit("softmax_functions", ("+ 1e-7).sum()", ").sum()")),
-            ["test_softmax_functions", "test_softmax_with_loss_extreme"]),
+            ["test_softmax_functions", SOFTMAX_FUNCTIONS, "test_softmax_with_loss_extreme"]),
     Mistake("cross_entropy_sum", "cross_entropy_error returns the sum over the batch instead of the mean",
             _edit("softmax_functions", (".sum() / n)", ".sum())")),
-            ["test_softmax_functions", "test_softmax_with_loss_random", "test_softmax_with_loss_extreme",
-             "test_two_layer_net_shapes", "test_two_layer_net_forward"]),
+            ["test_softmax_functions", SOFTMAX_FUNCTIONS, "test_softmax_with_loss_random",
+             "test_softmax_with_loss_extreme", "test_two_layer_net_shapes", "test_two_layer_net_forward"]),
     Mistake("softmax_loss_no_batch_division", "SoftmaxWithLoss.backward returns y - t without dividing by N",
             _edit("softmax_with_loss_layer", ("dx = dout * dx / batch_size", "dx = dout * dx")),
             ["test_softmax_with_loss_random", "test_softmax_with_loss_extreme", NET_GRADIENT]),
@@ -90,6 +110,19 @@ MISTAKES = [
             _edit("softmax_with_loss_layer", ("if self.t.size == self.y.size:", "if True:")),
             ["test_softmax_with_loss_lecture", "test_softmax_with_loss_random", "test_softmax_with_loss_extreme",
              "test_two_layer_net_shapes", NET_GRADIENT]),
+    Mistake("softmax_loss_difference_quotient", "SoftmaxWithLoss.backward is a numerical gradient of the loss",
+            _edit("softmax_with_loss_layer", ("        self.t = t\n", "        self.t = t\n        self.x = x.copy()\n"),
+                  ("""        batch_size = self.y.shape[0]
+        if self.t.size == self.y.size:           # one-hot labels
+            dx = self.y - self.t
+        else:                                    # class indices: subtract 1 at each row's label
+            dx = self.y.copy()
+            dx[np.arange(batch_size), self.t] -= 1
+        dx = dout * dx / batch_size
+""", """        x = self.x.copy()
+        dx = dout * numerical_gradient(lambda v: cross_entropy_error(softmax(v), self.t), x)
+""")), ["test_softmax_with_loss_lecture", "test_softmax_with_loss_random", "test_softmax_with_loss_extreme",
+               "test_two_layer_net_backprop"]),
     # TwoLayerNet
     Mistake("net_not_reversed", "TwoLayerNet.gradient calls the layers' backward in forward order",
             _edit("two_layer_net", ("for layer in reversed(self.layers.values()):", "for layer in self.layers.values():")),
@@ -99,7 +132,7 @@ MISTAKES = [
             ["test_two_layer_net_backprop"]),
     Mistake("net_without_relu", "TwoLayerNet has no Relu1 layer between the Affine layers",
             _edit("two_layer_net", ('        self.layers["Relu1"] = Relu()\n', "")),
-            ["test_two_layer_net_shapes", "test_two_layer_net_forward", NET_GRADIENT]),
+            ["test_two_layer_net_shapes", "test_two_layer_net_forward", NET_GRADIENT, "test_two_layer_net_backprop"]),
     Mistake("net_predict_softmax", "TwoLayerNet.predict returns probabilities (softmax) instead of scores",
             _edit("two_layer_net", ("            x = layer.forward(x)\n        return x",
                                     "            x = layer.forward(x)\n        return softmax(x)")),
@@ -107,6 +140,13 @@ MISTAKES = [
     Mistake("net_accuracy_one_hot", "TwoLayerNet.accuracy compares predictions with one-hot labels directly",
             _edit("two_layer_net", ("labels = t.argmax(axis=1) if t.ndim != 1 else t", "labels = t")),
             ["test_two_layer_net_forward"]),
+    Mistake("net_gradient_updates_params", "TwoLayerNet.gradient also takes a training step on the parameters",
+            _edit("two_layer_net", ('        return {"W1": first.dW, "b1": first.db, "W2": second.dW, "b2": second.db}\n',
+                                    '        grads = {"W1": first.dW, "b1": first.db, "W2": second.dW, "b2": second.db}\n'
+                                    '        for key in self.params:\n'
+                                    '            self.params[key] -= 0.1 * grads[key]\n'
+                                    '        return grads\n')),
+            ["test_two_layer_net_backprop"]),
     # gradient_check
     Mistake("gradient_check_self", "gradient_check compares backprop with itself",
             _edit("gradient_check_function", ("numerical = net.numerical_gradient(x, t)",
@@ -115,5 +155,8 @@ MISTAKES = [
     Mistake("gradient_check_mean_difference", "gradient_check reports the mean absolute difference",
             _edit("gradient_check_function", ("errors[key] = relative_error(numerical[key], backprop[key])",
                                                "errors[key] = np.abs(numerical[key] - backprop[key]).mean()")),
+            ["test_gradient_check"]),
+    Mistake("gradient_check_silent", "gradient_check returns the errors without printing them",
+            _edit("gradient_check_function", ('        print(f"{key}: relative error {errors[key]:.1e}")\n', "")),
             ["test_gradient_check"]),
 ]
