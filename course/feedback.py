@@ -10,18 +10,25 @@ import re
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from course.i18n import t
+
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
-HIDDEN_NOTE = "# (hidden test: its code is not shown; its result is below)\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def hide_hidden_source(source):
     """The cell source without its hidden blocks (an unterminated block hides the rest of the cell)."""
-    source = HIDDEN_BLOCK.sub(HIDDEN_NOTE, source)
+    note = hidden_note()
+    source = HIDDEN_BLOCK.sub(lambda _: note, source)
     start = source.find("### BEGIN HIDDEN TESTS")
     if start >= 0:
-        source = source[:start] + HIDDEN_NOTE
+        source = source[:start] + note
     return source
+
+
+def hidden_note():
+    """What replaces a hidden test's code in the feedback, in the edition's language."""
+    return t("# (hidden test: its code is not shown; its result is below)") + "\n"
 
 
 def short_error(output):
