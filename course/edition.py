@@ -5,7 +5,8 @@ translation units, each keyed by its English text (the gettext msgid):
 
 * a markdown cell, whole;
 * in code, a comment (consecutive full-line comments form one unit), a docstring, and a string literal
-  written for a reader (figure titles, labels, printed sentences: a literal with two words or more);
+  written for a reader: a literal with two words or more (printed sentences, the tests' labels) and any
+  title, label, xlabel or ylabel of a figure;
 * the ``edition("en")`` call of each notebook's first cell, which the build sets to the edition's language.
 
 ``units`` lists them, ``localize`` puts their translations back in place, and nothing else changes: cells,
@@ -35,6 +36,7 @@ NBGRADER_MARKER = re.compile(r"^#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 STRING = re.compile(r"^([A-Za-z]*)('''|\"\"\"|'|\")(.*)\2$", re.DOTALL)
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 PROSE = re.compile(r"[A-Za-z]{2,}[^\S\n]+\S*[A-Za-z]")  # two words: text for a reader, not a key or a format
+LABELS = {"title", "label", "xlabel", "ylabel", "description"}  # keyword arguments that name a figure's parts
 COMMENT_WIDTH = 60  # characters per line of a translated comment (Hangul is twice as wide as Latin)
 PROGRAM_SOURCES = ("course", "nbgrader_config.py")  # where the t("...") messages live
 EDITION_CALL = "edition"
@@ -149,7 +151,9 @@ def _string_unit(tok, before, cell, docstrings, lines):
     if (len(significant) >= 2 and significant[-1].string == "(" and significant[-2].string == EDITION_CALL
             and body == i18n.ENGLISH):
         return Unit(cell, "edition", body, tok.start, tok.end, prefix=prefix, quote=quote)
-    if PROSE.search(PLACEHOLDER.sub(" ", body)):
+    labelled = (len(significant) >= 2 and significant[-1].string == "=" and significant[-2].string in LABELS
+                and re.search("[A-Za-z]{2}", body))
+    if labelled or PROSE.search(PLACEHOLDER.sub(" ", body)):
         return Unit(cell, "string", body, tok.start, tok.end, prefix=prefix, quote=quote)
     return None
 
