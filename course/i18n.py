@@ -23,7 +23,10 @@ LANGUAGES = {"en": "English", "ko": "한국어"}
 LOCALE = Path(__file__).resolve().parent / "locale"
 DOMAIN = "course"  # the messages of course/ and nbgrader_config.py; each notebook has a domain of its own
 HANGUL_FONTS = ("NanumGothic.ttf", "NanumGothicBold.ttf")  # shipped by the koreanize-matplotlib package
-FONT_FAMILY = ["NanumGothic", "DejaVu Sans"]  # DejaVu Sans for the few symbols NanumGothic lacks
+# Latin letters, digits and symbols as in the English edition, Hangul from NanumGothic (matplotlib falls back
+# glyph by glyph).  Not the other way round: mathtext (tick labels such as 10^−3, and any $...$ text) draws with
+# the first font only, and NanumGothic has no minus sign U+2212; so a translated label keeps Hangul out of $...$.
+FONT_FAMILY = ["DejaVu Sans", "NanumGothic"]
 
 
 def language():
@@ -89,14 +92,23 @@ def hangul_font_files():
 
 
 def use_hangul_font():
-    """Register NanumGothic with matplotlib and make it the font of every figure drawn from now on."""
+    """Register the package's NanumGothic with matplotlib (ahead of any copy the system has, so every machine
+    draws the same) and make it the Hangul font of every figure drawn from now on."""
+    import dataclasses
+
     import matplotlib
     from matplotlib import font_manager
 
-    known = {f.fname for f in font_manager.fontManager.ttflist}
-    for path in hangul_font_files():
-        if str(path) not in known:
-            font_manager.fontManager.addfont(str(path))
+    manager = font_manager.fontManager
+    ours = [str(path) for path in hangul_font_files()]
+    for path in ours:
+        if not any(f.fname == path for f in manager.ttflist):
+            manager.addfont(path)
+    entries = {f.fname: f for f in manager.ttflist if f.fname in ours}
+    # NanumGothicBold.ttf declares weight 600: call it bold (700), or bold text logs a warning on stderr.
+    first = [dataclasses.replace(entries[p], weight=700 if "Bold" in Path(p).name else entries[p].weight) for p in ours]
+    manager.ttflist[:] = first + [f for f in manager.ttflist if f.fname not in ours]
+    manager._findfont_cached.cache_clear()
     matplotlib.rcParams["font.family"] = FONT_FAMILY
 
 
