@@ -167,7 +167,8 @@ def _pass_rates(points, graded):
     ax = fig.subplots()
     y = range(len(names))
     ax.barh(y, [100 * k / len(graded) for k in full], color="#55a868")
-    ax.set_yticks(list(y), [f"{c} ({points.get(c, '?'):g} pt)" if c in points else c for c in names], fontsize=8)
+    ax.set_yticks(list(y), [t("{cell} ({points:g} pt)", cell=c, points=points[c]) if c in points else c for c in names],
+                  fontsize=8)
     for i, k in enumerate(full):
         ax.text(101, i, f"{k}/{len(graded)}", va="center", fontsize=8)
     ax.invert_yaxis()
@@ -193,8 +194,7 @@ def _mistakes(mistakes, cells, n_graded):
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set(xlabel=t("students"), title=t("Most frequent diagnosed mistakes"))
     fig.tight_layout()
-    rows = "".join(f"<tr><td>{html.escape(_shown(m))}</td><td>{html.escape(t('{k} of {n}', k=k, n=n_graded))}</td>"
-                   f"<td>{html.escape(', '.join(sorted(cells[m])))}</td></tr>" for m, k in top)
+    rows = "".join(_row(_shown(m), t("{k} of {n}", k=k, n=n_graded), ", ".join(sorted(cells[m]))) for m, k in top)
     return (_img(fig) + _header(t("mistake (from the tests' messages)"), t("students"), t("test cells"))
             + f"{rows}</table>" + note)
 
@@ -225,6 +225,10 @@ def _problems(results):
                            for r in sorted(rows, key=lambda r: (r.assignment, r.student)))
             out.append(_header(t("student"), t("assignment"), t("score"), t("why")) + f"{body}</table>")
     return "\n".join(out)
+
+
+def _row(*cells):
+    return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
 def _link(name):
