@@ -25,10 +25,11 @@ c.Exchange.path_includes_course = True
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
-# nbgrader's autograde steps, three of them replaced: cells whose nbgrader metadata a student changed
-# or duplicated are repaired instead of stopping the grading, and the notebook runs in a guarded kernel
+# nbgrader's autograde steps, three of them replaced and one added: cells whose nbgrader metadata a student
+# changed or duplicated are repaired instead of stopping the grading, the notebook runs in a guarded kernel
 # (memory and time limits, a cap on printed output, tests protected from code that patches numpy, the
-# checks or IPython; see course/execution.py).
+# checks or IPython; see course/execution.py), and the hidden tests' records are judged in this process,
+# out of the student's code's reach, before SaveAutoGrades reads the grades (see course/judge/).
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "course.execution.DropDuplicateIds",
@@ -38,6 +39,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     "course.execution.GuardedExecute",
+    "course.judge.preprocessor.JudgeHiddenTests",  # hidden tests judged here, outside the student's kernel
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

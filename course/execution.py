@@ -139,7 +139,7 @@ class GuardedExecute(Execute):
             if changed:
                 self._void(cell, name, f"while the test ran, the notebook changed {_list(changed)}")
             self._no_partial_credit(cell, name)
-            _scrub_hidden_lines(cell)
+            scrub_hidden_lines(cell)
         return cell, resources
 
     def _event(self, kind, detail, cell):
@@ -253,7 +253,7 @@ class DropDuplicateIds(DeduplicateIds):
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
 
 
-def _scrub_hidden_lines(cell):
+def scrub_hidden_lines(cell):
     """Student code can print a hidden test's source (from IPython's history) or raise it as a message;
     the feedback a student receives must not show it, so no output of the test keeps those lines."""
     hidden = sorted({line.strip() for block in HIDDEN_BLOCK.findall(cell.source)

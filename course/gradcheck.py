@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from course.diagnose import diagnose
+from course.i18n import t
 
 # Keep our own references: a notebook runs student code in the same process, and a test must not
 # use a numpy function the student has replaced after `course` was imported.
@@ -83,6 +84,14 @@ class Comparison:
         return self.ok
 
 
+def type_name(value):
+    """What a value is, in a message; a value recorded as not numbers (course.checks.record.Opaque) names
+    the type it was in the student's kernel."""
+    if type(value).__module__ == "course.checks.record":
+        return str(value.type_name)
+    return type(value).__name__
+
+
 def _as_float_array(value):
     try:
         arr = _asarray(value, dtype=float)
@@ -91,29 +100,32 @@ def _as_float_array(value):
     return arr
 
 
-def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=None, rtol=RTOL, atol=ATOL):
+def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=None, rtol=RTOL, atol=ATOL,
+            diagnosis=True):
     """Compare the gradient ``actual`` (from a student's backward pass) with ``expected``.
 
     ``alternatives`` maps a description of a known mistake to the array that mistake would produce,
     for example ``{"dx computed with x instead of out": ...}``; a match names the mistake.
     ``skip`` is a boolean mask of entries not to judge (inputs within h of a kink).
     ``batch_size`` lets the diagnosis recognise a missing or extra division by it.
+    ``diagnosis=False``: name no mistake (the caller diagnoses across several comparisons instead).
     Returns a :class:`Comparison` whose ``message`` is written for the student.
     """
     exp = _asarray(expected, dtype=float)
     if actual is None:
-        return Comparison(name, False, f"{name}: your code returned None. Did you forget `return`?",
+        return Comparison(name, False, t("{name}: your code returned None. Did you forget `return`?", name=name),
                           mistake="returned None")
     act = _as_float_array(actual)
     if act is None:
-        return Comparison(name, False, f"{name}: expected an array of numbers, got {type(actual).__name__}.",
+        return Comparison(name, False, t("{name}: expected an array of numbers, got {type}.", name=name,
+                                         type=type_name(actual)),
                           mistake="not numbers")
     if act.shape != exp.shape:
-        hint = diagnose(exp, act, alternatives, batch_size)
-        msg = f"{name}: expected shape {exp.shape}, got {act.shape}"
-        return Comparison(name, False, msg + (f"\n    likely mistake: {hint}" if hint else ""), mistake=hint or "shape")
+        hint = diagnose(exp, act, alternatives, batch_size) if diagnosis else ""
+        msg = t("{name}: expected shape {expected}, got {actual}", name=name, expected=exp.shape, actual=act.shape)
+        return Comparison(name, False, msg + likely(hint), mistake=hint or "shape")
     if not _isfinite(act).all():
-        return Comparison(name, False, f"{name}: contains nan or inf.", mistake="not finite")
+        return Comparison(name, False, t("{name}: contains nan or inf.", name=name), mistake="not finite")
     judged = np.ones(exp.shape, dtype=bool) if skip is None else ~_asarray(skip, dtype=bool)
     diff = _abs(exp - act)
     scale = max(1.0, float(_abs(exp).max())) if exp.size else 1.0
@@ -121,13 +133,19 @@ def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=
     rel = _abs(exp - act) / _maximum(1e-8, _abs(exp) + _abs(act))
     error = float(rel[judged].max()) if judged.any() else 0.0
     if not bad.any():
-        note = f" ({int((~judged).sum())} entries next to a kink not judged)" if skip is not None and (~judged).any() else ""
-        return Comparison(name, True, f"{name}: correct (max relative error {error:.1e}){note}.", error)
+        skipped = int((~judged).sum())
+        note = t(" ({n} entries next to a kink not judged)", n=skipped) if skipped else ""
+        return Comparison(name, True, t("{name}: correct (max relative error {error:.1e}){note}.", name=name,
+                                        error=error, note=note), error)
     worst = _unravel_index(_argmax(_asarray(rel * bad)), exp.shape) if exp.ndim else ()
-    where = f" at {tuple(int(i) for i in worst)}" if exp.ndim else ""
-    hint = diagnose(exp, act, alternatives, batch_size)
-    msg = (f"{name}: {int(bad.sum())} of {exp.size} entries wrong (max relative error {error:.1e}{where}: "
-           f"expected {exp[worst]:.6g}, got {act[worst]:.6g})")
-    if hint:
-        msg += f"\n    likely mistake: {hint}"
-    return Comparison(name, False, msg, error, hint or "")
+    where = t(" at {index}", index=tuple(int(i) for i in worst)) if exp.ndim else ""
+    hint = diagnose(exp, act, alternatives, batch_size) if diagnosis else ""
+    msg = t("{name}: {wrong} of {size} entries wrong (max relative error {error:.1e}{where}: "
+            "expected {expected:.6g}, got {actual:.6g})", name=name, wrong=int(bad.sum()), size=exp.size,
+            error=error, where=where, expected=exp[worst], actual=act[worst])
+    return Comparison(name, False, msg + likely(hint), error, hint or "")
+
+
+def likely(hint):
+    """The diagnosis line under a failed comparison (the instructor's report counts these)."""
+    return t("\n    likely mistake: {hint}", hint=hint) if hint else ""

@@ -160,8 +160,10 @@ def _score_histogram(assignment, graded):
 
 
 def _pass_rates(points, graded):
-    """Share of graded submissions with full marks on each test cell, in notebook order."""
-    names = list(points) + sorted({c for r in graded for c in r.cells} - set(points))
+    """Share of graded submissions with full marks on each test cell, in notebook order.
+
+    A 0-point cell (a visible test) has "full marks" whether it passed or not: it is left out."""
+    names = [c for c in points if points[c]] + sorted({c for r in graded for c in r.cells} - set(points))
     full = [sum(1 for r in graded if c in r.cells and r.cells[c][0] == r.cells[c][1]) for c in names]
     fig = Figure(figsize=(7, 0.6 + 0.32 * len(names)))
     ax = fig.subplots()

@@ -48,7 +48,7 @@ MODULES = {
     "starts threads, processes or native code": ("threading", "_thread", "multiprocessing", "subprocess",
                                                  "concurrent", "ctypes", "cffi", "asyncio", "pty", "resource"),
     "imports the tests' own checks": ("course.checks", "course.gradcheck", "course.diagnose", "course.limits",
-                                      "course.grading", "course.execution", "course.scan"),
+                                      "course.grading", "course.execution", "course.scan", "course.judge"),
 }
 # Methods that let an object pass a comparison it has not earned.
 FAKE_RESULTS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__array__",

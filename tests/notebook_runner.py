@@ -7,7 +7,9 @@ on a few of the same submissions.
 The student's view of the notebook: each answer cell holds the instructor's solution without its
 ``### BEGIN/END SOLUTION`` lines, or the replacement given in ``answers``.  Every code cell then runs top
 to bottom in one fresh namespace, with NBGRADER_EXECUTION=autograde so heavy demonstrations shrink.  Test
-cells run in full, hidden tests included, as when grading.  Like nbgrader (which runs every cell with
+cells run in full, hidden tests included, as when grading; a hidden test's record is captured and judged
+after its cell by the grader's own judge (course.judge.cells.judge_cell), as nbgrader_config.py's
+JudgeHiddenTests does after the kernel has run the notebook.  Like nbgrader (which runs every cell with
 allow_errors), a cell that raises is recorded and the run carries on; so is a cell that runs past
 nbgrader's time limit, which is interrupted.
 """
@@ -28,6 +30,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
+from course.checks import record  # noqa: E402
+from course.judge.cells import judge_cell  # noqa: E402
+from course.judge.engine import registry  # noqa: E402
 from course.submissions import solution_code  # noqa: E402
 
 CELL_TIMEOUT = 60  # seconds: nbgrader_config.py's Execute.timeout, after which nbgrader interrupts the cell
@@ -48,6 +53,7 @@ class Run(dict):
     def __init__(self):
         super().__init__()
         self.errors = {}
+        self.verdicts = {}  # test grade_id -> the judge's Verdict, for the hidden tests judged outside the kernel
         self.namespace = {"__name__": "__main__", "display": lambda *objects, **options: None}
 
     @property
@@ -77,20 +83,33 @@ def run_notebook(source_path, answers=None, env=None):
         raise KeyError(f"no answer cell with grade_id {', '.join(sorted(unknown))} in {source_path}")
     cells.update(answers or {})
 
-    run = Run()
+    run, checks = Run(), registry()
     with _isolated({"NBGRADER_EXECUTION": "autograde", **(env or {})}, os.path.dirname(os.path.abspath(source_path))):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
             meta = _nbgrader(cell)
             name = meta.get("grade_id", f"cell {index}")
-            error = _execute(cells[name] if meta.get("solution") else cell.source, name, run.namespace)
+            with record.capture() as bundles:
+                error = _execute(cells[name] if meta.get("solution") else cell.source, name, run.namespace)
             plt.close("all")  # as the inline backend does after each cell
+            if _is_test(meta) and name in checks:
+                run.verdicts[name] = _judged(name, bundles, error, run.verdicts, checks)
+                error = None if run.verdicts[name].ok else run.verdicts[name].message
             if _is_test(meta):
                 run[name] = error
             elif error is not None:
                 run.errors[name] = error
     return run
+
+
+def _judged(name, bundles, error, verdicts, checks):
+    """The verdict on a hidden test cell, from the records it emitted and the error it raised, if any."""
+    outputs = [nbformat.v4.new_output("display_data", data=b) for b in bundles]
+    if error is not None:
+        ename, _, evalue = error.partition(": ")
+        outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[error]))
+    return judge_cell(name, outputs, verdicts, checks)[0]
 
 
 def run_once(source_path, answers=None):

@@ -15,7 +15,7 @@ def test_a_warning_from_correct_code_is_not_shown():
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         with checklist("sigmoid at -1000") as c:
-            c.close("sigmoid(-1000)", c.call("sigmoid", sigmoid, np.array(-1000.0)), 0.0)
+            c.close("sigmoid(-1000)", 0.0, c.call("sigmoid", sigmoid, np.array(-1000.0)))
         with np.errstate(over="warn"):
             sigmoid(np.array(-1000.0))  # outside a check the warning is there
     assert [w.category for w in shown] == [RuntimeWarning]
@@ -24,9 +24,9 @@ def test_a_warning_from_correct_code_is_not_shown():
 def test_every_failure_is_reported_not_only_the_first():
     with pytest.raises(CheckFailed) as failure:
         with checklist("three numbers") as c:
-            c.close("a", 1.0, 2.0)
+            c.close("a", 2.0, 1.0)
             c.close("b", 3.0, 3.0)
-            c.close("c", 5.0, 6.0)
+            c.close("c", 6.0, 5.0)
     message = str(failure.value)
     assert "2 problem(s), 1 check(s) passed" in message and "a: expected 2" in message and "c: expected 6" in message
 

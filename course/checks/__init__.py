@@ -1,7 +1,10 @@
 """What the notebooks' test cells call.
 
-A hidden test cell stays one or two lines (``checks.mul_layer_backward(MulLayer)``), so the feedback a
-student receives shows a call and a diagnostic message, never the test logic or its inputs.
+A hidden test cell stays one or two lines (``checks.test_mul_layer_random(MulLayer)``), so the feedback a
+student receives shows a call and a diagnostic message, never the test logic or its inputs.  A converted
+hidden test only exercises the student's code and records the results (:mod:`course.checks.exercises`,
+:mod:`course.checks.record`); the grader judges them outside the kernel (:mod:`course.judge`).  This package
+holds no expected values for those tests, and never imports ``course.judge``.
 
 Every check runs all of its parts and reports every failure at once (not only the first), through
 :class:`Checklist`.  Student code is always called on copies of the test's inputs, and tests draw their
@@ -12,7 +15,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from course.gradcheck import compare
+from course.gradcheck import compare, type_name
+from course.i18n import t
 
 _Generator = np.random.Generator
 _PCG64 = np.random.PCG64
@@ -62,60 +66,83 @@ def _plain(value):
         return value
 
 
-def _implementation_hint(exc):
-    if isinstance(exc, NotImplementedError):
-        return " (the cell still has `raise NotImplementedError()`: replace it with your code)"
-    return ""
-
-
 class Checklist:
-    """Collects the verdicts of one test cell; raises :class:`CheckFailed` at the end if any failed."""
+    """Collects the verdicts of one test; every comparison takes (name, expected, actual).
+
+    In the kernel (a visible test) :meth:`verdict` prints the result or raises :class:`CheckFailed`; the
+    grader's judge (:mod:`course.judge`) collects into a Checklist too and reads :attr:`ok`,
+    :meth:`summary` and :attr:`mistakes` instead.
+    """
 
     def __init__(self, title):
         self.title = title
         self.passed = []
         self.failed = []
+        self.mistakes = []  # the named likely mistakes of the failed comparisons
+
+    @property
+    def ok(self):
+        return not self.failed
 
     def expect(self, ok, message):
         (self.passed if ok else self.failed).append(message)
         return bool(ok)
 
-    def gradient(self, name, expected, actual, **options):
-        """Record the comparison of a gradient with the expected one (see :func:`course.gradcheck.compare`)."""
-        result = compare(name, expected, actual, **options)
+    def comparison(self, result):
+        """Record a :class:`course.gradcheck.Comparison` (and the mistake it names, if it failed)."""
+        if not result.ok and result.mistake:
+            self.mistakes.append(result.mistake)
         return self.expect(result.ok, result.message)
 
-    def close(self, name, actual, expected, rtol=1e-7):
+    def gradient(self, name, expected, actual, **options):
+        """Record the comparison of a gradient with the expected one (see :func:`course.gradcheck.compare`)."""
+        return self.comparison(compare(name, expected, actual, **options))
+
+    def close(self, name, expected, actual, rtol=1e-7):
         """Record whether a value equals the expected number(s)."""
         if actual is None:
-            return self.expect(False, f"{name}: got None (a missing value or a missing `return`?)")
+            return self.expect(False, t("{name}: got None (a missing value or a missing `return`?)", name=name))
         try:
             act = _asarray(actual, dtype=float)
         except (TypeError, ValueError):
-            return self.expect(False, f"{name}: expected a number, got {type(actual).__name__}")
+            return self.expect(False, t("{name}: expected a number, got {type}", name=name, type=type_name(actual)))
         exp = _asarray(expected, dtype=float)
         ok = act.shape == exp.shape and bool(_isclose(act, exp, rtol=rtol, atol=1e-12).all())
         if ok:
-            return self.expect(True, f"{name} = {_fmt(act)}")
-        return self.expect(False, f"{name}: expected {_fmt(exp)}, got {_fmt(act)}")
+            return self.expect(True, t("{name} = {value}", name=name, value=_fmt(act)))
+        return self.expect(False, t("{name}: expected {expected}, got {actual}", name=name, expected=_fmt(exp),
+                                    actual=_fmt(act)))
 
     def call(self, what, fn, *args, **kwargs):
         """Call student code; if it raises, record that and stop this check (its other parts need the result)."""
         try:
             return _plain(fn(*args, **kwargs))
         except Exception as exc:  # the student's code may raise anything
-            self.failed.append(f"{what} raised {type(exc).__name__}: {exc}{_implementation_hint(exc)}")
+            self.failed.append(raised(what, type(exc).__name__, exc, isinstance(exc, NotImplementedError)))
             raise _StopChecking from None
+
+    def summary(self):
+        """The verdict in words: one line if every check passed, else a line per failed check."""
+        if not self.failed:
+            return t("✓ {title}: all {n} checks passed", title=self.title, n=len(self.passed))
+        shown = self.failed[:MAX_LINES]
+        lines = [t("{title}: {failed} problem(s), {passed} check(s) passed", title=self.title,
+                   failed=len(self.failed), passed=len(self.passed))]
+        lines += [f"  ✗ {m}" for m in shown]
+        if len(self.failed) > len(shown):
+            lines.append(t("  ... and {n} more", n=len(self.failed) - len(shown)))
+        return "\n".join(lines)
 
     def verdict(self):
         if self.failed:
-            shown = self.failed[:MAX_LINES]
-            lines = [f"{self.title}: {len(self.failed)} problem(s), {len(self.passed)} check(s) passed"]
-            lines += [f"  ✗ {m}" for m in shown]
-            if len(self.failed) > len(shown):
-                lines.append(f"  ... and {len(self.failed) - len(shown)} more")
-            raise CheckFailed("\n".join(lines))
-        print(f"✓ {self.title}: all {len(self.passed)} checks passed")
+            raise CheckFailed(self.summary())
+        print(self.summary())
+
+
+def raised(what, error, message, stub=False):
+    """The message for student code that raised instead of returning."""
+    hint = t(" (the cell still has `raise NotImplementedError()`: replace it with your code)") if stub else ""
+    return t("{what} raised {error}: {message}{hint}", what=what, error=error, message=message, hint=hint)
 
 
 @contextmanager
@@ -139,9 +166,9 @@ def _fmt(a):
     return np.array2string(a, precision=6, separator=", ", threshold=12)
 
 
-def expect_close(name, actual, expected, rtol=1e-7):
+def expect_close(name, expected, actual, rtol=1e-7):
     """A visible-test helper: assert that ``actual`` equals ``expected`` with a readable message."""
     c = Checklist(name)
-    if not c.close(name, actual, expected, rtol):
+    if not c.close(name, expected, actual, rtol):
         raise CheckFailed(f"✗ {c.failed[0]}")
     print(f"✓ {c.passed[0]}")

@@ -173,7 +173,7 @@ def _run(c, graph_function, inputs):
                     f"{graph_function.__name__} returns (L, grads) with grads a dict"):
         return None
     L, grads = result
-    c.close(f"L at {_where(inputs)}", L, forward(inputs)["L"], rtol=1e-9)
+    c.close(f"L at {_where(inputs)}", forward(inputs)["L"], L, rtol=1e-9)
     return _Report(inputs, grads)
 
 
@@ -292,7 +292,7 @@ def _check_unary(title, layer_class, f, alternatives, cases):
         for x, dout in cases:
             layer = c.call(f"{layer_class.__name__}()", layer_class)
             out = c.call(f"forward({x:.4g})", layer.forward, x)
-            c.close(f"forward({x:.4g})", out, f(x))
+            c.close(f"forward({x:.4g})", f(x), out)
             dx = c.call(f"backward({dout:.4g}) after forward({x:.4g})", layer.backward, dout)
             expected = float(numerical_gradient(lambda u: f(float(u)) * dout, fresh(x)))
             _judge(c, f"dx = backward({dout:.4g}) after forward({x:.4g})", expected, dx, alternatives(x, dout),
@@ -348,7 +348,7 @@ def max_layer(MaxLayer):
             dout = float(g.uniform(0.5, 2.5) * (-1) ** k)
             layer = c.call("MaxLayer()", MaxLayer)
             out = c.call(f"forward({x:.4g}, {y:.4g})", layer.forward, x, y)
-            c.close(f"forward({x:.4g}, {y:.4g})", out, _max(x, y))
+            c.close(f"forward({x:.4g}, {y:.4g})", _max(x, y), out)
             grads = c.call(f"backward({dout:.4g})", layer.backward, dout)
             if not c.expect(isinstance(grads, tuple) and len(grads) == 2, "backward returns the pair (dx, dy)"):
                 return
@@ -382,7 +382,7 @@ def _judge_values(c, nodes, inputs):
     values, expected = forward(inputs), expected_gradients(inputs)
     for name in BACKWARD_ORDER:
         node = nodes[name]
-        c.close(f"{name}.data at {_where(inputs)}", node.data, values[name], rtol=1e-9)
+        c.close(f"{name}.data at {_where(inputs)}", values[name], node.data, rtol=1e-9)
     for name in BACKWARD_ORDER:
         if not _judge(c, f"{name}.grad at {_where(inputs)}", expected[name], nodes[name].grad,
                       _alternatives(name, values, expected), hint=_hint(name)):
@@ -411,8 +411,8 @@ def value_graph(Value):
             p, q = Value(u), Value(v)
             out = c.call(text, f, p, q)
             c.call(f"({text}).backward()", out.backward)
-            c.close(f"d({text})/du at u = {u:.4g}, v = {v:.4g}", p.grad, du)
-            c.close(f"d({text})/dv at u = {u:.4g}, v = {v:.4g}", q.grad, dv)
+            c.close(f"d({text})/du at u = {u:.4g}, v = {v:.4g}", du, p.grad)
+            c.close(f"d({text})/dv at u = {u:.4g}, v = {v:.4g}", dv, q.grad)
 
 
 CHAIN = 10_000
@@ -433,7 +433,7 @@ def value_chain(Value):
                    f"{DEFAULT_RECURSION_LIMIT}: a recursive topological sort cannot go that deep)", y.backward)
         finally:
             _setrecursionlimit(saved)
-        c.close("dy/dx for y = x · 1.0001^10000", x.grad, 1.0001 ** CHAIN, rtol=1e-9)
+        c.close("dy/dx for y = x · 1.0001^10000", 1.0001 ** CHAIN, x.grad, rtol=1e-9)
 
 
 def value_backward_twice(Value):
@@ -446,7 +446,7 @@ def value_backward_twice(Value):
             nodes = c.call(f"building the homework graph with Value at {_where(inputs)}", _value_graph, Value, inputs)
             c.call("L.backward()", nodes["L"].backward)
             once = {name: _number(node.grad) for name, node in nodes.items()}
-            c.close(f"L.grad after the first backward() at {_where(inputs)}", once["L"], 1.0)
+            c.close(f"L.grad after the first backward() at {_where(inputs)}", 1.0, once["L"])
             c.call("L.backward() a second time", nodes["L"].backward)
             added = ("the second backward() added onto the first one's gradients: reset every .grad "
                      "in the graph to 0 before accumulating")

@@ -155,7 +155,7 @@ def sigmoid_layer(Sigmoid):
             layer = c.call("Sigmoid()", Sigmoid)
             given = fresh(x)
             out = c.call(f"forward on shape {shape}", layer.forward, given)
-            c.close(f"forward output for shape {shape}", out, y)
+            c.close(f"forward output for shape {shape}", y, out)
             _unchanged(c, f"forward on shape {shape}", given, x)
             dx = c.call(f"backward on shape {shape}", layer.backward, fresh(dout))
             expected = numerical_gradient(lambda v: float((_sigmoid(v) * dout).sum()), fresh(x))
@@ -180,7 +180,7 @@ def relu_layer(Relu):
             layer = c.call("Relu()", Relu)
             given = fresh(x)
             out = c.call(f"forward on shape {shape}", layer.forward, given)
-            c.close(f"forward output for shape {shape}", out, _relu(x))
+            c.close(f"forward output for shape {shape}", _relu(x), out)
             _unchanged(c, f"forward on shape {shape}", given, x)
             dx = c.call(f"backward on shape {shape}", layer.backward, fresh(dout))
             expected = numerical_gradient(lambda v: float((_relu(v) * dout).sum()), fresh(x))
@@ -242,7 +242,7 @@ def affine_backward(Affine):
             note = f" (N={n}, x {x.shape}, W {W.shape})"
             layer = c.call("Affine(W, b)", Affine, fresh(W), fresh(b))
             out = c.call(f"forward{note}", layer.forward, fresh(x))
-            c.close(f"forward output{note}", out, x @ W + b)
+            c.close(f"forward output{note}", x @ W + b, out)
             _affine_gradients(c, layer, x, W, b, dout, note)
 
 
@@ -257,7 +257,7 @@ def affine_any_rank(Affine):
             layer = c.call("Affine(W, b)", Affine, fresh(W), fresh(b))
             given = fresh(x)
             out = c.call(f"forward{note}", layer.forward, given)
-            c.close(f"forward output{note} (flattened to ({n}, {d}))", out, x.reshape(n, -1) @ W + b)
+            c.close(f"forward output{note} (flattened to ({n}, {d}))", x.reshape(n, -1) @ W + b, out)
             _unchanged(c, f"forward{note}", given, x)
             _affine_gradients(c, layer, x, W, b, dout, note)
         # A network changes its parameters in place (training, gradient checks): the layer must see that.
@@ -377,12 +377,12 @@ def two_layer_net_forward(TwoLayerNet):
                 return
             note = f" ({d}-{h}-{m} net, 9 samples)"
             out = c.call(f"predict{note}", net.predict, fresh(x))
-            c.close(f"predict(x): the scores before softmax{note}", out, scores)
+            c.close(f"predict(x): the scores before softmax{note}", scores, out)
             loss = c.call(f"loss with {kind} labels{note}", net.loss, fresh(x), _labels_as(kind, labels, m))
             _loss_close(c, f"loss with {kind} labels{note}", loss, scores, labels)
             for fmt in ("indices", "one-hot"):
                 acc = c.call(f"accuracy with {fmt} labels", net.accuracy, fresh(x), _labels_as(fmt, labels, m))
-                c.close(f"accuracy with {fmt} labels{note}", acc, 6 / 9)
+                c.close(f"accuracy with {fmt} labels{note}", 6 / 9, acc)
 
 
 def _gradient_dict(c, grads, note):

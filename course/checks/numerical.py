@@ -469,10 +469,10 @@ def loglog_slope_fit(loglog_slope):
         for power in (1.0, 2.0, 0.5):
             times = [3e-6 * s ** power for s in sizes]
             got = c.call("loglog_slope", loglog_slope, list(sizes), list(times))
-            c.close(f"slope of exact times ∝ n^{power:g}", got, power, rtol=1e-9)
+            c.close(f"slope of exact times ∝ n^{power:g}", power, got, rtol=1e-9)
         noisy_sizes = _asarray([16, 32, 64, 128, 256, 512], dtype=float)
         noisy = 2e-5 * noisy_sizes ** 1.7 * _exp(g.normal(size=6) * 0.3)
         expected = float(_polyfit(_log(noisy_sizes), _log(noisy), 1)[0])
         got = c.call("loglog_slope on noisy timings", loglog_slope, fresh(noisy_sizes), fresh(noisy))
         c.close("least-squares slope of noisy timings (a line through all points, not just the two ends)",
-                got, expected, rtol=1e-6)
+                expected, got, rtol=1e-6)

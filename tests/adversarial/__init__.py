@@ -127,7 +127,7 @@ course.gradcheck.compare = always_right
 course.checks.compare = always_right
 course.checks.Checklist.verdict = lambda self: print("✓ all checks passed")
 course.checks.Checklist.close = lambda self, *args, **kwargs: True
-for name in ("mul_layer_backward", "add_layer_backward", "shopping_graph", "drinks_graph"):
+for name in ("test_mul_layer_random", "test_add_layer_random", "test_shopping_random", "test_drinks_random"):
     setattr(graph_checks, name, lambda *args, **kwargs: None)
 '''
 
@@ -151,7 +151,7 @@ import sys
 import types
 
 fake = types.ModuleType("course.checks.computation_graphs")
-for name in ("mul_layer_backward", "add_layer_backward", "shopping_graph", "drinks_graph"):
+for name in ("test_mul_layer_random", "test_add_layer_random", "test_shopping_random", "test_drinks_random"):
     setattr(fake, name, lambda *args, **kwargs: None)
 sys.modules["course.checks.computation_graphs"] = fake
 import course.checks
@@ -359,7 +359,7 @@ SHADOW_CHECKS = '''
 def _nothing(*args, **kwargs):
     pass
 
-mul_layer_backward = add_layer_backward = shopping_graph = drinks_graph = _nothing
+test_mul_layer_random = test_add_layer_random = test_shopping_random = test_drinks_random = _nothing
 '''
 
 
@@ -551,7 +551,7 @@ CASES = [
     Case("snoop-expected", "backward returns objects that read the expected values from the check's frames",
          answers({**ALL_WRONG, "mul_layer": SNOOP_EXPECTED}), zero=HIDDEN_TESTS, flags=("inspects call frames",)),
     Case("hard-coded", "the book's numbers returned whatever the inputs", answers(HARD_CODED),
-         zero=HIDDEN_TESTS, flags=("hard-coded",)),
+         zero=HIDDEN_TESTS, most=0, flags=("hard-coded",)),  # the visible tests it passes earn no points
     Case("numerical-backward", "MulLayer.backward computed with the course's numerical_gradient",
          answers({"mul_layer": NUMERICAL_BACKWARD}), zero=MUL_TESTS, flags=("numerical gradient",)),
     Case("hand-numerical-backward", "MulLayer.backward computed with a hand-written central difference",
@@ -565,7 +565,7 @@ CASES = [
     Case("deleted-tests", "every test cell deleted", restructured(_delete_tests, ALL_WRONG),
          most=0, notes=("deleted",)),
     Case("moved-test", "a test cell moved above the answer it tests", restructured(_move_test_up),
-         zero=("test_mul_layer_apple",), exact=12, notes=("moved above",)),
+         zero=("test_mul_layer_apple",), exact=13, notes=("moved above",)),  # a visible test earns nothing
     Case("duplicated-tests", "every test cell duplicated", restructured(_duplicate_tests),
          exact=13, notes=("duplicated",)),
     Case("duplicated-tests-edited", "every test cell duplicated, the last copy replaced by `pass`",

@@ -47,6 +47,8 @@ MISTAKES = [
             _mul("return self.y, self.x"), ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
     Mistake("mul_passes_dout", "MulLayer.backward passes dout through like an add node",
             _mul("return dout, dout"), ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
+    Mistake("mul_returns_one_value", "MulLayer.backward returns only dx where the pair (dx, dy) belongs",
+            _mul("return dout * self.y"), ["test_mul_layer_random", "test_mul_layer_apple", *GRAPHS]),
     Mistake("mul_class_state", "MulLayer keeps its inputs on the class, so all layers share them",
             {"mul_layer": '''
 class MulLayer:

@@ -1,0 +1,35 @@
+"""The nbgrader step that judges hidden tests outside the student's kernel.
+
+nbgrader_config.py runs :class:`JudgeHiddenTests` right after the notebook has been executed
+(``course.execution.GuardedExecute``) and before ``SaveAutoGrades`` reads the grades from the outputs.
+"""
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+from course.execution import scrub_hidden_lines
+from course.judge.cells import judge_cell, strip_records
+from course.judge.engine import registry
+
+
+def _test_id(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if meta.get("grade") and not meta.get("solution") else None
+
+
+class JudgeHiddenTests(Preprocessor):
+    """Every test cell with a registered judge gets its verdict as its outputs; every record is removed."""
+
+    enabled = Bool(True)  # nbconvert registers configured preprocessors disabled unless they say otherwise
+
+    def preprocess(self, nb, resources):
+        checks, earlier = registry(), {}
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            test = _test_id(cell)
+            if test in checks:
+                earlier[test], cell.outputs = judge_cell(test, cell.outputs, earlier, checks)
+                scrub_hidden_lines(cell)  # the record's texts (what the student's code raised) are the student's
+            else:
+                cell.outputs = strip_records(cell.outputs)
+        return nb, resources
