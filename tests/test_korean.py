@@ -61,7 +61,7 @@ def test_every_text_has_a_current_korean_translation(domain):
         if not m.id:
             continue
         korean = current[m.context, m.id]
-        assert sorted(PLACEHOLDER.findall(korean)) == sorted(PLACEHOLDER.findall(m.id)), (m.id, korean)
+        assert set(PLACEHOLDER.findall(korean)) == set(PLACEHOLDER.findall(m.id)), (m.id, korean)
         kind = m.auto_comments[0] if m.auto_comments else "message"
         if kind != "string" and edition.PROSE.search(m.id):  # a label may stay as it is ("lower right")
             assert HANGUL.search(korean), f"not translated into Korean: {m.id!r} -> {korean!r}"
@@ -194,13 +194,23 @@ def test_a_korean_submission_autograded_by_nbgrader_scores_as_in_english(tmp_pat
     assert perfect.status == wrong.status == "graded", (perfect.reason, wrong.reason)
     assert perfect.score == perfect.max_score == sum(points.values())
     assert wrong.score == perfect.max_score - sum(points[c] for c in mistake.loses), wrong.cells
-    assert {c for c, (score, top) in wrong.cells.items() if score != top} == set(mistake.loses)
+    assert {c for c, (score, top) in wrong.cells.items() if score != top} == {c for c in mistake.loses if points[c]}
 
     page = grader.feedback("mistake", assignment)[0].read_text()
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert "숨은 테스트: 코드는 보여 주지 않습니다" in text
+    assert "예상되는 실수: " in text, "the diagnosis comes in Korean"
     assert "BEGIN HIDDEN TESTS" not in page and "checks.mul_layer_backward" not in page
     assert "학생" in table([perfect, wrong], [assignment]).splitlines()[0]
+
+
+def test_the_report_counts_korean_diagnoses(monkeypatch):
+    from course import report
+
+    monkeypatch.setenv(i18n.ENV, "ko")
+    failure = "dx: 원소 3개 중 3개가 틀렸습니다\n    예상되는 실수: 부호가 반대입니다"
+    assert report._mistake(failure) == "부호가 반대입니다"
+    assert report._mistake("dx: wrong\n    likely mistake: the sign is flipped.") == "the sign is flipped"
 
 
 def test_korean_grade_table_lines_up_hangul(monkeypatch):
@@ -261,3 +271,19 @@ def _recording(init, drawn):
         init(self, *args, **kwargs)
         drawn.append(self)
     return __init__
+
+
+def test_course_command_speaks_the_edition(tmp_path, monkeypatch, capsys):
+    from course import cli
+
+    monkeypatch.setenv(i18n.ENV, "en")  # main() switches the process to the edition; this undoes it
+    course = make_course_copy(tmp_path / "course")
+    monkeypatch.chdir(course.root)
+    assert cli.main(["grade", "02-computation-graphs", "--lang", "ko"]) == 2
+    assert "오류: ko 판이 아직 만들어지지 않았습니다" in capsys.readouterr().err
+    edition.build(course, "ko")
+    assert cli.main(["grade", "nope", "--lang", "ko"]) == 2
+    assert "오류: 모르는 과제 'nope'입니다" in capsys.readouterr().err
+    monkeypatch.chdir(course.root / "ko")  # inside the edition's folder, --lang is not needed
+    assert cli.main(["grade", "nope"]) == 2
+    assert "모르는 과제" in capsys.readouterr().err
