@@ -42,7 +42,7 @@ PROGRAM_SOURCES = ("course", "nbgrader_config.py")  # where the t("...") message
 EDITION_CALL = "edition"
 KEYWORDS = {"t": None, "N_": None}  # the functions whose first argument is a message (course/i18n.py)
 
-CONFIG = '''"""The {name} edition of the course in the folder above (written by `course generate --lang {lang}`).
+CONFIG = '''"""The {name} ({lang}) edition of the course in the folder above (written by `course generate --lang {lang}`).
 
 The notebooks in source/ here are built from ../source/ and the catalogue in course/locale/{lang}/; edit those,
 never this folder.  nbgrader runs here as in the course folder: `cd {lang} && nbgrader release_assignment ...`.
@@ -50,7 +50,7 @@ never this folder.  nbgrader runs here as in the course folder: `cd {lang} && nb
 import os
 from pathlib import Path
 
-os.environ["{env}"] = "{lang}"  # the grader's messages, and the kernels it starts, speak {name}
+os.environ["{env}"] = "{lang}"  # the grader's messages, and the kernels it starts, in this edition's language
 load_subconfig(str(Path(__file__).resolve().parent.parent / "nbgrader_config.py"))  # noqa: F821
 c = get_config()  # noqa: F821
 
@@ -261,7 +261,7 @@ def build(course, lang):
     for stale in target.source.glob("*/*.ipynb"):
         if stale not in keep:
             stale.unlink()
-    config = CONFIG.format(name=i18n.LANGUAGES[lang] if lang != "ko" else "Korean", lang=lang, env=i18n.ENV)
+    config = CONFIG.format(name=i18n.LANGUAGES[lang], lang=lang, env=i18n.ENV)
     (target.root / "nbgrader_config.py").write_text(config, encoding="utf-8")
     return target, missing
 
