@@ -5,6 +5,8 @@ Paths are relative to this file's folder, so a copy of the course (as the tests 
 import os
 from pathlib import Path
 
+from course.i18n import t
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 HERE = Path(__file__).resolve().parent
@@ -56,8 +58,9 @@ c.KernelManager.transport_encryption = "auto"
 c.OverwriteCells.add_missing_cells = True
 
 # What replaces a solution in the release: say what to do instead of a bare NotImplementedError.
+# In the edition's language (COURSE_LANG; the Korean course folder ko/ sets it, see course/edition.py).
 c.ClearSolutions.code_stub = {
-    "python": "# YOUR CODE HERE\nraise NotImplementedError(\"replace this line with your code\")",
+    "python": t("# YOUR CODE HERE\nraise NotImplementedError(\"replace this line with your code\")"),
 }
 
 # Feedback shows each test's points and diagnostic message, never hidden test code (see course/feedback.py).

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The two set-up commands of the course, for a fresh machine with only Python 3.11.
 
-    python3 run.py demo   build every assignment and grade the example submissions
+    python3 run.py demo   build every assignment and grade the example submissions (--lang ko: in Korean)
     python3 run.py test   run the whole test suite
-    python3 run.py lab    open JupyterLab on the release notebooks
+    python3 run.py lab    open JupyterLab on the release notebooks (--lang ko: the Korean edition's)
     python3 run.py course ARGS...   any `course` sub-command inside the environment
 
 Each creates `.venv/` on first use and installs the pinned `requirements.txt` plus the `course`
@@ -54,6 +54,20 @@ def quiet_lab(prefix=VENV):
     return path
 
 
+def _edition_release(rest, env):
+    """`lab --lang ko`: the Korean edition's release folder, built first if it is not there yet."""
+    if "--lang" not in rest[:-1]:
+        return "release", rest
+    at = rest.index("--lang")
+    lang, rest = rest[at + 1], rest[:at] + rest[at + 2:]
+    if lang == "en":
+        return "release", rest
+    if not (ROOT / lang / "release").is_dir():
+        subprocess.run([str(PYTHON), "-m", "course", "generate", "--lang", lang], cwd=ROOT, env=env, check=True)
+    env["COURSE_LANG"] = lang
+    return f"{lang}/release", rest
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -70,7 +84,8 @@ def main(argv):
         args = [str(PYTHON), "-m", "pytest", *rest]
     elif command == "lab":
         quiet_lab()
-        args = [str(VENV / "bin" / "jupyter"), "lab", "release", *rest]
+        folder, rest = _edition_release(rest, env)
+        args = [str(VENV / "bin" / "jupyter"), "lab", folder, *rest]
     elif command == "course":
         args = [str(PYTHON), "-m", "course", *rest]
     else:

@@ -7,15 +7,21 @@
     course export [--csv grades.csv]    scores and statuses of everything graded so far
     course report [--html report.html]  the instructor's report with plots, and the CSVs beside it
     course scan ASSIGNMENT [--student S ...]    list submissions whose code matches known exploit patterns
+    course i18n update                  refresh the translation catalogues from the English sources
+
+Every command takes --lang ko for the Korean edition (the course folder ko/, built by `course generate --lang ko`).
 
 Run it from the course folder (the one with nbgrader_config.py), e.g. `python3 run.py course grade 02-computation-graphs`.
 """
 import argparse
+import functools
 import json
 import os
 import sys
 import time
 
+from course import i18n
+from course.i18n import t
 from course.layout import Course, CourseError
 
 # nbgrader, nbformat and matplotlib take seconds to import: each command imports what it needs, so that
@@ -46,10 +52,13 @@ def _save_status(course, results):
 
 
 def generate(grader, assignments):
+    from course import edition
+
     for i, name in enumerate(assignments, 1):
         start = time.perf_counter()
         grader.generate(name)
-        _progress(i, len(assignments), f"{name} -> release/{name}/ ({time.perf_counter() - start:.1f} s)")
+        release = grader.course.release.relative_to(edition.english(grader.course).root)
+        _progress(i, len(assignments), f"{name} -> {release}/{name}/ ({time.perf_counter() - start:.1f} s)")
 
 
 def grade(grader, assignment, students, jobs=1):
@@ -84,29 +93,35 @@ def cmd_demo(grader, args):
     course = grader.course
     names = course.assignments()
     t0 = time.perf_counter()
-    print(f"1. Generating {len(names)} assignments from source/ (nbgrader generate_assignment)", flush=True)
+    print(t("1. Generating {n} assignments from source/ (nbgrader generate_assignment)", n=len(names)), flush=True)
     generate(grader, names)
 
-    print("2. Example submissions in submitted/ (existing folders are never overwritten)", flush=True)
+    print(t("2. Example submissions in submitted/ (existing folders are never overwritten)"), flush=True)
     todo = {}
     for ex in example_submissions.examples(course):
         written = example_submissions.put_in_place(course, ex)
-        print(f"     {'wrote' if written else 'kept '} submitted/{ex.student}/{ex.assignment}: {ex.what}")
+        print("     " + (t("wrote submitted/{student}/{assignment}: {what}", student=ex.student, assignment=ex.assignment,
+                            what=ex.what) if written else
+                          t("kept  submitted/{student}/{assignment}: {what}", student=ex.student, assignment=ex.assignment,
+                            what=ex.what)))
         todo.setdefault(ex.assignment, []).append(ex.student)
 
     jobs = args.jobs or DEFAULT_JOBS
-    print(f"3. Autograding ({jobs} worker process{'es' if jobs > 1 else ''})", flush=True)
+    print(t("3. Autograding ({jobs} worker processes)", jobs=jobs) if jobs > 1 else
+          t("3. Autograding (1 worker process)"), flush=True)
     results = []
     for assignment in names:
         results += grade(grader, assignment, todo.get(assignment, []), jobs)
 
-    print("4. Feedback (hidden tests removed, diagnostic messages kept)", flush=True)
+    print(t("4. Feedback (hidden tests removed, diagnostic messages kept)"), flush=True)
     feedback(grader, results)
 
     html_path, csv_path, _ = report.write_report(course, results, course.root / "report.html")
-    print(f"5. Grades exported to {csv_path.name}, the instructor's report to {html_path.name}\n")
+    print(t("5. Grades exported to {csv}, the instructor's report to {html}", csv=csv_path.name, html=html_path.name)
+          + "\n")
     print(table(results, names))
-    print(f"\nDone in {time.perf_counter() - t0:.0f} s. Feedback: feedback/<student>/<assignment>/*.html")
+    print("\n" + t("Done in {seconds:.0f} s. Feedback: feedback/<student>/<assignment>/*.html",
+                   seconds=time.perf_counter() - t0))
     return 0
 
 
@@ -119,7 +134,7 @@ def cmd_grade(grader, args):
     assignment = grader.course.check_assignment(args.assignment)
     students = args.student or grader.course.students()
     if not students:
-        raise CourseError(f"nothing to grade: {grader.course.submitted} holds no student folders")
+        raise CourseError(t("nothing to grade: {folder} holds no student folders", folder=grader.course.submitted))
     from course.grading import GRADED, NO_SUBMISSION, table
 
     results = grade(grader, assignment, students, args.jobs)
@@ -132,7 +147,8 @@ def cmd_feedback(grader, args):
     assignment = grader.course.check_assignment(args.assignment)
     results = [r for (s, a), r in _load_status(grader.course).items() if a == assignment]
     if not results:
-        raise CourseError(f"nothing graded yet for {assignment}: run `course grade {assignment}` first")
+        raise CourseError(t("nothing graded yet for {assignment}: run `course grade {assignment}` first",
+                            assignment=assignment))
     feedback(grader, results)
     return 0
 
@@ -143,18 +159,18 @@ def cmd_export(grader, args):
     results = list(_load_status(grader.course).values())
     path = write_csv(results, grader.course.root / args.csv)
     print(table(results, grader.course.assignments()))
-    print(f"\nWrote {path}")
+    print("\n" + t("Wrote {paths}", paths=path))
     return 0
 
 
 def cmd_report(grader, args):
     results = list(_load_status(grader.course).values())
     if not results:
-        raise CourseError("nothing graded yet: run `course grade ASSIGNMENT` first")
+        raise CourseError(t("nothing graded yet: run `course grade ASSIGNMENT` first"))
     from course import report
 
     paths = report.write_report(grader.course, results, grader.course.root / args.html)
-    print("Wrote " + ", ".join(str(p) for p in paths))
+    print(t("Wrote {paths}", paths=", ".join(str(p) for p in paths)))
     return 0
 
 
@@ -162,9 +178,19 @@ def cmd_scan(grader, args):
     assignment = grader.course.check_assignment(args.assignment)
     for student in args.student or grader.course.students():
         flags = grader.scan(student, assignment)
-        print(f"{student}: {len(flags) or 'nothing'} to review")
+        print(t("{student}: {n} to review", student=student, n=len(flags)) if flags else
+              t("{student}: nothing to review", student=student))
         for flag in flags:
             print(f"    {flag}")
+    return 0
+
+
+def cmd_i18n(grader, args):
+    from course import edition
+
+    for path, (entries, untranslated) in edition.update_catalogues(grader.course).items():
+        print(t("{path}: {entries} entries, {untranslated} untranslated or fuzzy", path=path, entries=entries,
+                untranslated=untranslated))
     return 0
 
 
@@ -186,27 +212,48 @@ class _Grader:
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=sorted(i18n.LANGUAGES), help="the edition (default: en, or COURSE_LANG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="generate everything and grade the example submissions")
+    add_parser = functools.partial(sub.add_parser, parents=[common])
+    p = add_parser("demo", help="generate everything and grade the example submissions")
     p.add_argument("--jobs", type=int, default=0, help=f"worker processes (default {DEFAULT_JOBS})")
-    p = sub.add_parser("generate", help="source/ -> release/")
+    p = add_parser("generate", help="source/ -> release/")
     p.add_argument("assignments", nargs="*")
-    p = sub.add_parser("grade", help="autograde submitted/")
+    p = add_parser("grade", help="autograde submitted/")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--jobs", type=int, default=1, help="grade in this many worker processes")
-    p = sub.add_parser("feedback", help="write feedback HTML for what was graded")
+    p = add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("assignment")
-    p = sub.add_parser("export", help="write the grades CSV")
+    p = add_parser("export", help="write the grades CSV")
     p.add_argument("--csv", default="grades.csv")
-    p = sub.add_parser("report", help="write the instructor's HTML report and CSVs")
+    p = add_parser("report", help="write the instructor's HTML report and CSVs")
     p.add_argument("--html", default="report.html")
-    p = sub.add_parser("scan", help="list submissions that match known exploit patterns")
+    p = add_parser("scan", help="list submissions that match known exploit patterns")
     p.add_argument("assignment")
     p.add_argument("--student", action="append")
+    p = add_parser("i18n", help="refresh the translation catalogues (course/locale) from the English sources")
+    p.add_argument("action", choices=["update"])
     args = parser.parse_args(argv)
+    here = Course.here()
+    lang = args.lang or i18n.edition_of(here.root) or i18n.language()
+    if lang != i18n.language():
+        i18n.edition(lang)
     try:
-        return globals()[f"cmd_{args.command}"](_Grader(Course.here()), args)
+        course = here
+        if lang != i18n.ENGLISH or args.command == "i18n":
+            from course import edition
+
+            course = edition.folder(here, lang)
+            if args.command in ("generate", "demo"):
+                course, untranslated = edition.build(course, lang)
+                if untranslated:
+                    print(t("warning: {n} texts have no current translation and stay in English "
+                            "(run `course i18n update`, then translate them)", n=len(untranslated)), file=sys.stderr)
+            elif args.command != "i18n" and lang != i18n.ENGLISH:
+                edition.require_built(course)
+        return globals()[f"cmd_{args.command}"](_Grader(course), args)
     except CourseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(t("error: {message}", message=exc), file=sys.stderr)
         return 2

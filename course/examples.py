@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import nbformat
 
-from course import submissions
+from course import edition, submissions
+from course.i18n import t
 from course.layout import Course
 
 MISTAKES_PER_ASSIGNMENT = 2
@@ -28,8 +29,9 @@ class Example:
 def mistake_catalogue(course, assignment):
     """The MISTAKES list of tests/mistakes/<notebook stem>.py, or [] if there is none."""
     stem = course.source_notebook(assignment).stem
-    if str(course.root) not in sys.path:
-        sys.path.insert(0, str(course.root))
+    root = str(edition.english(course).root)  # an edition's catalogue is the English course's
+    if root not in sys.path:
+        sys.path.insert(0, root)
     try:
         return importlib.import_module(f"tests.mistakes.{stem}").MISTAKES
     except ModuleNotFoundError:
@@ -42,17 +44,17 @@ def examples(course=None):
     for assignment in course.assignments():
         source = nbformat.read(course.source_notebook(assignment), as_version=4)
         release = nbformat.read(course.release_notebook(assignment), as_version=4)
-        out.append(Example("example-perfect", assignment, "every answer right",
+        out.append(Example("example-perfect", assignment, t("every answer right"),
                            submissions.perfect(source, release)))
-        out.append(Example("example-untouched", assignment, "the release copy handed in as it is", release))
+        out.append(Example("example-untouched", assignment, t("the release copy handed in as it is"), release))
         for mistake in mistake_catalogue(course, assignment)[:MISTAKES_PER_ASSIGNMENT]:
             out.append(Example(f"example-{mistake.name.replace('_', '-')}", assignment, mistake.description,
                                submissions.with_mistake(source, release, mistake)))
     first = course.assignments()[0]
     release = nbformat.read(course.release_notebook(first), as_version=4)
-    out.append(Example("example-corrupt", first, "a notebook file cut off in the middle",
+    out.append(Example("example-corrupt", first, t("a notebook file cut off in the middle"),
                        raw=nbformat.writes(release)[:500]))
-    out.append(Example("example-renamed", first, "the notebook saved under another name",
+    out.append(Example("example-renamed", first, t("the notebook saved under another name"),
                        release, filename="my_homework.ipynb"))
     return out
 

@@ -11,14 +11,19 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from course import cells
+from course.i18n import t
 
-HIDDEN_NOTE = "# (hidden test: its code is not shown; its result is below)\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def hide_hidden_source(source):
     """The cell source without its hidden blocks (an unterminated block hides the rest of the cell)."""
-    return cells.without_hidden(source, HIDDEN_NOTE)
+    return cells.without_hidden(source, hidden_note())
+
+
+def hidden_note():
+    """What replaces a hidden test's code in the feedback, in the edition's language."""
+    return t("# (hidden test: its code is not shown; its result is below)") + "\n"
 
 
 def short_error(output):

@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from nbgrader.api import MissingEntry
 
 from course import scan
 from course.execution import _EVENTS, FATAL, TAMPERING
+from course.i18n import t
 from course.layout import Course, CourseError
 
 GRADED = "graded"
@@ -49,9 +51,14 @@ class Result:
 
     def summary(self):
         if self.status == GRADED:
-            marks = ([_short(self.notes)] if self.notes else []) + (["flagged"] if self.flags else [])
+            marks = ([_short(self.notes)] if self.notes else []) + ([t("flagged")] if self.flags else [])
             return f"{_num(self.score)}/{_num(self.max_score)}" + (f" ({', '.join(marks)})" if marks else "")
-        return f"{self.status}: {self.reason}" if self.reason else self.status
+        return f"{status_text(self.status)}: {self.reason}" if self.reason else status_text(self.status)
+
+
+def status_text(status):
+    """A status as the instructor reads it, in the edition's language."""
+    return {GRADED: t("graded"), NOT_GRADED: t("not graded"), NO_SUBMISSION: t("no submission")}.get(status, status)
 
 
 def _num(x):
@@ -79,7 +86,7 @@ class Grader:
                 os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
             config_file = self.course.root / "nbgrader_config.py"
             if not config_file.exists():
-                raise CourseError(f"{config_file} is missing: run the course command inside the course folder")
+                raise CourseError(t("{path} is missing: run the course command inside the course folder", path=config_file))
             config = PyFileConfigLoader(config_file.name, path=str(self.course.root)).load_config()
             config.CourseDirectory.root = str(self.course.root)
             self._api = NbGraderAPI(CourseDirectory(config=config), config=config)
@@ -94,7 +101,8 @@ class Grader:
             Path(exchange).mkdir(parents=True, exist_ok=True)
         out = self._quiet(self.api.generate_assignment, assignment, force=True)
         if not out["success"]:
-            raise CourseError(f"nbgrader could not generate {assignment}:\n{_last_error(out)}")
+            raise CourseError(t("nbgrader could not generate {assignment}:\n{error}", assignment=assignment,
+                                 error=_last_error(out)))
 
     # -- autograde -----------------------------------------------------------------------------
     def preflight(self, student, assignment):
@@ -102,25 +110,27 @@ class Grader:
         rel = lambda p: p.relative_to(self.course.root)  # noqa: E731 (short paths read better in tables)
         folder = self.course.submitted / student / assignment
         if not (self.course.submitted / student).is_dir():
-            return NO_SUBMISSION, f"unknown student: there is no folder {rel(self.course.submitted / student)}"
+            return NO_SUBMISSION, t("unknown student: there is no folder {folder}",
+                                    folder=rel(self.course.submitted / student))
         if not folder.is_dir():
-            return NO_SUBMISSION, f"no folder {rel(folder)}"
+            return NO_SUBMISSION, t("no folder {folder}", folder=rel(folder))
         for name in self.course.notebook_names(assignment):
             path = folder / name
             if not path.exists():
                 found = sorted(p.name for p in folder.glob("*.ipynb"))
                 if found:
-                    return NOT_GRADED, f"{rel(path)} is missing (found {', '.join(found)}: the notebook must keep its name)"
-                return NOT_GRADED, f"{rel(path)} is missing (the folder holds no notebook)"
+                    return NOT_GRADED, t("{path} is missing (found {found}: the notebook must keep its name)",
+                                         path=rel(path), found=", ".join(found))
+                return NOT_GRADED, t("{path} is missing (the folder holds no notebook)", path=rel(path))
             try:
                 nb = nbformat.read(path, as_version=4)
             except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError):
-                return NOT_GRADED, f"{rel(path)} is corrupt (not valid notebook JSON)"
+                return NOT_GRADED, t("{path} is corrupt (not valid notebook JSON)", path=rel(path))
             except Exception as exc:  # nbformat raises a variety of errors for broken files
-                return NOT_GRADED, f"{rel(path)} could not be read: {type(exc).__name__}: {str(exc)[:120]}"
+                return NOT_GRADED, t("{path} could not be read: {error}", path=rel(path), error=_error(exc)[:160])
             if not any("nbgrader" in c.get("metadata", {}) for c in nb.cells):
-                return NOT_GRADED, (f"{rel(path)} has lost its nbgrader cell metadata (some editors strip it): "
-                                    "ask the student to copy their answers into a fresh release copy")
+                return NOT_GRADED, t("{path} has lost its nbgrader cell metadata (some editors strip it): "
+                                     "ask the student to copy their answers into a fresh release copy", path=rel(path))
         return GRADED, ""
 
     def autograde(self, student, assignment):
@@ -149,7 +159,7 @@ class Grader:
         try:
             return scan.scan_submission(folder, self.course.release_notebook(assignment))
         except Exception as exc:  # the scan reads anything a student hands in; it must not stop the grading
-            return [f"the static scan failed ({type(exc).__name__}: {exc}): review this submission by hand"]
+            return [t("the static scan failed ({error}): review this submission by hand", error=_error(exc))]
 
     def structure(self, student, assignment):
         """Notes on test cells the student changed, deleted, moved or copied (nbgrader repairs or ignores them)."""
@@ -175,16 +185,17 @@ class Grader:
                         cells[grade.name] = (grade.score, grade.max_score)
                 score, max_score = sub.score, sub.max_score
         except MissingEntry:
-            return Result(student, assignment, NOT_GRADED, reason="nbgrader recorded no submission")
+            return Result(student, assignment, NOT_GRADED, reason=t("nbgrader recorded no submission"))
         if crashed or not (self.course.autograded / student / assignment).exists():
-            return Result(student, assignment, NOT_GRADED, reason="grading did not finish", cells=cells)
+            return Result(student, assignment, NOT_GRADED, reason=t("grading did not finish"), cells=cells)
         return Result(student, assignment, GRADED, score, max_score, cells=cells)
 
     # -- feedback ------------------------------------------------------------------------------
     def feedback(self, student, assignment):
         out = self._quiet(self.api.generate_feedback, assignment, student, force=True)
         if not out["success"]:
-            raise CourseError(f"no feedback for {student}/{assignment}: {_last_error(out)}")
+            raise CourseError(t("no feedback for {student}/{assignment}: {error}", student=student,
+                                assignment=assignment, error=_last_error(out)))
         return sorted((self.course.feedback / student / assignment).glob("*.html"))
 
     @staticmethod
@@ -192,6 +203,10 @@ class Grader:
         """nbgrader prints a great deal; keep its words for error messages only."""
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return fn(*args, **kwargs)
+
+
+def _error(exc):
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _last_error(out):
@@ -203,9 +218,9 @@ def _last_error(out):
 def _failure_reason(out):
     text = (out.get("log") or "") + (out.get("error") or "")
     if "Timeout" in text or "CellTimeoutError" in text or "timed out" in text:
-        return "timed out (a cell ran longer than the per-cell limit)"
+        return t("timed out (a cell ran longer than the per-cell limit)")
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text.lower():
-        return "the kernel died (the notebook exited the process or ran out of memory)"
+        return t("the kernel died (the notebook exited the process or ran out of memory)")
     return _last_error(out)[:200]
 
 
@@ -217,9 +232,10 @@ def _short(notes):
 def write_csv(results, path):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "status", "score", "max_score", "reason", "notes", "flags"])
+        w.writerow([t("student"), t("assignment"), t("status"), t("score"), t("max_score"), t("reason"), t("notes"),
+                    t("flags")])
         for r in results:
-            w.writerow([r.student, r.assignment, r.status,
+            w.writerow([r.student, r.assignment, status_text(r.status),
                         "" if r.score is None else r.score, "" if r.max_score is None else r.max_score, r.reason,
                         " | ".join(r.notes), " | ".join(r.flags)])
     return Path(path)
@@ -229,16 +245,15 @@ def table(results, assignments):
     """A plain-text student × assignment table of scores or reasons, then what happened and what to review."""
     by = {(r.student, r.assignment): r for r in results}
     students = sorted({r.student for r in results})
-    header = ["student"] + assignments
+    header = [t("student")] + assignments
     rows = [[s] + [_cell(by.get((s, a))) for a in assignments] for s in students]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*row) for row in rows]
+    widths = [max(_width(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    lines = [line(header), line(["-" * w for w in widths])] + [line(row) for row in rows]
     sections = [
-        ("Not graded (never counted as 0):", [(r, [r.reason]) for r in results if r.status == NOT_GRADED]),
-        ("What happened while grading:", [(r, r.notes) for r in results if r.notes and r.status == GRADED]),
-        ("Flagged for review (the score is not changed):", [(r, r.flags) for r in results if r.flags]),
+        (t("Not graded (never counted as 0):"), [(r, [r.reason]) for r in results if r.status == NOT_GRADED]),
+        (t("What happened while grading:"), [(r, r.notes) for r in results if r.notes and r.status == GRADED]),
+        (t("Flagged for review (the score is not changed):"), [(r, r.flags) for r in results if r.flags]),
     ]
     for title, entries in sections:
         if entries:
@@ -248,9 +263,14 @@ def table(results, assignments):
     return "\n".join(lines)
 
 
+def _width(text):
+    """Columns a text takes in a terminal: Hangul (and other wide characters) take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _cell(result):
     if result is None or result.status == NO_SUBMISSION:
         return "—"
     if result.status == GRADED:
         return result.summary()
-    return "NOT GRADED" + (" (flagged)" if result.flags else "")
+    return t("NOT GRADED") + (t(" (flagged)") if result.flags else "")

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 
+from course.i18n import t
+
 # Each operation: forward formula, and next to it the local derivatives d(out)/d(input), one per input.
 # The local derivatives may use the inputs and the output (exp and sigmoid reuse what forward computed).
 # Ops ending in "c" take a constant (``const=``) that is drawn as a small extra input and gets no gradient.
@@ -84,20 +86,20 @@ class Graph:
 
     def node(self, name, op, *inputs, const=None, label=None):
         if op not in OPS:
-            raise ValueError(f"unknown op {op!r}; known: {' '.join(OPS)}")
+            raise ValueError(t("unknown op {op!r}; known: {known}", op=op, known=" ".join(OPS)))
         if len(inputs) != arity(op):
-            raise ValueError(f"op {op!r} takes {arity(op)} input(s), got {len(inputs)}")
+            raise ValueError(t("op {op!r} takes {n} input(s), got {got}", op=op, n=arity(op), got=len(inputs)))
         if _takes_const(op) != (const is not None):
-            raise ValueError(f"op {op!r} {'needs' if _takes_const(op) else 'takes no'} const=")
+            raise ValueError(t("op {op!r} needs const=", op=op) if _takes_const(op) else t("op {op!r} takes no const=", op=op))
         missing = [i for i in inputs if i not in self.nodes]
         if missing:
-            raise ValueError(f"node {name!r} uses unknown node(s) {missing}: add them first")
+            raise ValueError(t("node {name!r} uses unknown node(s) {missing}: add them first", name=name, missing=missing))
         self._add(Node(name, op, tuple(inputs), const, label or SYMBOLS.get(op, op)))
         return name
 
     def _add(self, node):
         if node.name in self.nodes:
-            raise ValueError(f"a node named {node.name!r} already exists")
+            raise ValueError(t("a node named {name!r} already exists", name=node.name))
         self.nodes[node.name] = node
 
     @property

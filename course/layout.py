@@ -7,6 +7,8 @@ course (01-why-backprop, 02-computation-graphs, ...).
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.i18n import t
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +52,8 @@ class Course:
     def check_assignment(self, name):
         known = self.assignments()
         if name not in known:
-            raise CourseError(f"unknown assignment {name!r}: the assignments in {self.source} are {', '.join(known)}")
+            raise CourseError(t("unknown assignment {name!r}: the assignments in {folder} are {known}",
+                                 name=name, folder=self.source, known=", ".join(known)))
         return name
 
     def notebook_names(self, assignment):

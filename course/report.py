@@ -19,16 +19,16 @@ from pathlib import Path
 import nbformat
 from matplotlib.figure import Figure
 
-from course import cells
-from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, write_csv
+from course import cells, i18n
+from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, status_text, write_csv
+from course.i18n import N_, t
 
 TOP_MISTAKES = 10
 _NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
-_LIKELY = re.compile(r"likely mistake:\s*(.+?)\.?\s*$", re.IGNORECASE)
 _RAISED = re.compile(r"\braised (\w+)")
 _VALUES = re.compile(r"\s*\([N/,. ]*\)")  # "(1/3.2)" after a factor: no meaning once numbers are N
-NOT_ANSWERED = "not answered (the cell still raises NotImplementedError)"
-UNRECOGNISED = "wrong values that match no catalogued mistake"
+NOT_ANSWERED = N_("not answered (the cell still raises NotImplementedError)")
+UNRECOGNISED = N_("wrong values that match no catalogued mistake")
 
 
 def write_report(course, results, path):
@@ -39,11 +39,14 @@ def write_report(course, results, path):
     assignments = [a for a in course.assignments() if any(r.assignment == a for r in results)]
     sections = [_assignment_section(course, a, [r for r in results if r.assignment == a]) for a in assignments]
     path.write_text(_PAGE.format(
-        when=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        lang=i18n.language(), title=html.escape(t("Grade report: Backprop from the Ground Up")),
+        written=t("Written {when}. Data: {grades} (one row per submission), {cells} (one row per submission and "
+                  "test cell).", when=datetime.now().strftime("%Y-%m-%d %H:%M"),
+                  grades=_link(grades_csv.name), cells=_link(cells_csv.name)),
+        look=html.escape(t("Submissions to look at")),
         overview=_overview(results, assignments),
         sections="\n".join(sections),
         problems=_problems(results),
-        grades_csv=html.escape(grades_csv.name), cells_csv=html.escape(cells_csv.name),
     ))
     return path, grades_csv, cells_csv
 
@@ -85,13 +88,24 @@ def _failures(evalue):
 
 def _mistake(text):
     """One failed check's mistake: its diagnosis if the check named one."""
-    likely = [m.group(1) for m in map(_LIKELY.search, text.splitlines()) if m]
+    likely = [m.group(1) for m in map(_likely().search, text.splitlines()) if m]
     if likely:
         return _VALUES.sub("", _NUMBER.sub("N", likely[0]))
     if "NotImplementedError" in text:
         return NOT_ANSWERED
     raised = _RAISED.search(text)
-    return f"the code raised {raised.group(1)}" if raised else UNRECOGNISED
+    return t("the code raised {error}", error=raised.group(1)) if raised else UNRECOGNISED
+
+
+def _likely():
+    """The diagnosis after "likely mistake:", in English or in the edition's language."""
+    markers = {"likely mistake:", t("likely mistake:")}
+    return re.compile(rf"(?:{'|'.join(map(re.escape, markers))})\s*(.+?)\.?\s*$", re.IGNORECASE)
+
+
+def _shown(mistake):
+    """A mistake as the report writes it: the report's own two kinds in the edition's language."""
+    return i18n.translate(mistake) if mistake in (NOT_ANSWERED, UNRECOGNISED) else mistake
 
 
 def _autograded_notebooks(course, result):
@@ -112,10 +126,11 @@ def _test_cells(course, assignment):
 def _assignment_section(course, assignment, results):
     graded = [r for r in results if r.status == GRADED]
     parts = [f"<h2>{html.escape(assignment)}</h2>",
-             f"<p>{len(graded)} graded, {_count(results, NOT_GRADED)} not graded, "
-             f"{_count(results, NO_SUBMISSION)} without a submission.</p>"]
+             "<p>" + html.escape(t("{graded} graded, {not_graded} not graded, {none} without a submission.",
+                                   graded=len(graded), not_graded=_count(results, NOT_GRADED),
+                                   none=_count(results, NO_SUBMISSION))) + "</p>"]
     if not graded:
-        return "\n".join(parts + ["<p>Nothing graded yet.</p>"])
+        return "\n".join(parts + ["<p>" + html.escape(t("Nothing graded yet.")) + "</p>"])
     parts.append(_img(_score_histogram(assignment, graded)))
     parts.append(_img(_pass_rates(_test_cells(course, assignment), graded)))
     mistakes, cells = Counter(), defaultdict(set)
@@ -134,9 +149,9 @@ def _score_histogram(assignment, graded):
     ax = fig.subplots()
     ax.hist(percent, bins=range(0, 101, 10), color="#4c72b0", edgecolor="white")
     mean = sum(percent) / len(percent)
-    ax.axvline(mean, color="#c44e52", linestyle="--", label=f"mean {mean:.0f}%")
-    ax.set(xlim=(0, 100), xlabel="score (% of the points)", ylabel="submissions",
-           title=f"Score distribution ({len(graded)} graded)")
+    ax.axvline(mean, color="#c44e52", linestyle="--", label=t("mean {mean:.0f}%", mean=mean))
+    ax.set(xlim=(0, 100), xlabel=t("score (% of the points)"), ylabel=t("submissions"),
+           title=t("Score distribution ({n} graded)", n=len(graded)))
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper center", framealpha=0.9)
     fig.tight_layout()
@@ -153,35 +168,36 @@ def _pass_rates(points, graded):
     ax = fig.subplots()
     y = range(len(names))
     ax.barh(y, [100 * k / len(graded) for k in full], color="#55a868")
-    ax.set_yticks(list(y), [f"{c} ({points.get(c, '?'):g} pt)" if c in points else c for c in names], fontsize=8)
+    ax.set_yticks(list(y), [t("{cell} ({points:g} pt)", cell=c, points=points[c]) if c in points else c for c in names],
+                  fontsize=8)
     for i, k in enumerate(full):
         ax.text(101, i, f"{k}/{len(graded)}", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set(xlim=(0, 112), xlabel="% of graded submissions with full marks", title="Pass rate per test cell")
+    ax.set(xlim=(0, 112), xlabel=t("% of graded submissions with full marks"), title=t("Pass rate per test cell"))
     fig.tight_layout()
     return fig
 
 
 def _mistakes(mistakes, cells, n_graded):
     unrecognised = mistakes.pop(UNRECOGNISED, 0)
-    note = (f"<p>{unrecognised} of {n_graded} students also failed checks whose message names no likely mistake "
-            f"(in {html.escape(', '.join(sorted(cells[UNRECOGNISED])))}): worth a look, and perhaps a new "
-            "entry in the checks' known mistakes.</p>") if unrecognised else ""
+    note = ("<p>" + html.escape(t("{n} of {graded} students also failed checks whose message names no likely "
+                                  "mistake (in {cells}): worth a look, and perhaps a new entry in the checks' known "
+                                  "mistakes.", n=unrecognised, graded=n_graded,
+                                  cells=", ".join(sorted(cells[UNRECOGNISED])))) + "</p>") if unrecognised else ""
     if not mistakes:
-        return "<p>No diagnosed mistakes.</p>" + note
+        return "<p>" + html.escape(t("No diagnosed mistakes.")) + "</p>" + note
     top = mistakes.most_common(TOP_MISTAKES)
     fig = Figure(figsize=(8, 0.8 + 0.5 * len(top)))
     ax = fig.subplots()
     ax.barh(range(len(top)), [k for _, k in top], color="#dd8452")
-    ax.set_yticks(range(len(top)), [textwrap.fill(textwrap.shorten(m, 90), 45) for m, _ in top], fontsize=8)
+    ax.set_yticks(range(len(top)), [textwrap.fill(textwrap.shorten(_shown(m), 90), 45) for m, _ in top], fontsize=8)
     ax.invert_yaxis()
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set(xlabel="students", title="Most frequent diagnosed mistakes")
+    ax.set(xlabel=t("students"), title=t("Most frequent diagnosed mistakes"))
     fig.tight_layout()
-    rows = "".join(f"<tr><td>{html.escape(m)}</td><td>{k} of {n_graded}</td>"
-                   f"<td>{html.escape(', '.join(sorted(cells[m])))}</td></tr>" for m, k in top)
-    return (_img(fig) + "<table><tr><th>mistake (from the tests' messages)</th><th>students</th>"
-            f"<th>test cells</th></tr>{rows}</table>" + note)
+    rows = "".join(_row(_shown(m), t("{k} of {n}", k=k, n=n_graded), ", ".join(sorted(cells[m]))) for m, k in top)
+    return (_img(fig) + _header(t("mistake (from the tests' messages)"), t("students"), t("test cells"))
+            + f"{rows}</table>" + note)
 
 
 def _overview(results, assignments):
@@ -189,16 +205,16 @@ def _overview(results, assignments):
                    + "".join(f"<td>{_count([r for r in results if r.assignment == a], s)}</td>"
                              for s in (GRADED, NOT_GRADED, NO_SUBMISSION)) + "</tr>"
                    for a in assignments)
-    return f"<table><tr><th>assignment</th><th>graded</th><th>not graded</th><th>no submission</th></tr>{rows}</table>"
+    return _header(t("assignment"), t("graded"), t("not graded"), t("no submission")) + f"{rows}</table>"
 
 
 def _problems(results):
     """Not graded, no submission and flagged submissions, each in its own table."""
     tables = [
-        ("Not graded (never counted as 0)", [r for r in results if r.status == NOT_GRADED],
+        (t("Not graded (never counted as 0)"), [r for r in results if r.status == NOT_GRADED],
          lambda r: r.reason),
-        ("No submission", [r for r in results if r.status == NO_SUBMISSION], lambda r: r.reason),
-        ("Flagged for review (the score stands until you change it)", [r for r in results if r.flags],
+        (t("No submission"), [r for r in results if r.status == NO_SUBMISSION], lambda r: r.reason),
+        (t("Flagged for review (the score stands until you change it)"), [r for r in results if r.flags],
          lambda r: "; ".join(r.flags)),
     ]
     out = []
@@ -208,8 +224,21 @@ def _problems(results):
             body = "".join(f"<tr><td>{html.escape(r.student)}</td><td>{html.escape(r.assignment)}</td>"
                            f"<td>{html.escape(_score(r))}</td><td>{html.escape(why(r))}</td></tr>"
                            for r in sorted(rows, key=lambda r: (r.assignment, r.student)))
-            out.append(f"<table><tr><th>student</th><th>assignment</th><th>score</th><th>why</th></tr>{body}</table>")
+            out.append(_header(t("student"), t("assignment"), t("score"), t("why")) + f"{body}</table>")
     return "\n".join(out)
+
+
+def _row(*cells):
+    return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _link(name):
+    return f'<a href="{html.escape(name)}">{html.escape(name)}</a>'
+
+
+def _header(*names):
+    """A table's opening and its row of column names."""
+    return "<table><tr>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
 
 
 def _score(result):
@@ -230,30 +259,29 @@ def _write_cells_csv(results, path):
     """One row per submission and test cell, for a spreadsheet or pandas."""
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "status", "cell", "score", "max_score"])
+        w.writerow([t("student"), t("assignment"), t("status"), t("cell"), t("score"), t("max_score")])
         for r in results:
             for cell, (score, max_score) in r.cells.items():
-                w.writerow([r.student, r.assignment, r.status, cell,
+                w.writerow([r.student, r.assignment, status_text(r.status), cell,
                             "" if score is None else score, "" if max_score is None else max_score])
     return Path(path)
 
 
 _PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Grade report: Backprop from the Ground Up</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+body {{ font-family: system-ui, "NanumGothic", "Noto Sans CJK KR", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
 table {{ border-collapse: collapse; margin: .5rem 0 1.5rem; }}
 th, td {{ border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; font-size: .9rem; }}
 th {{ background: #f3f3f3; }}
 img {{ display: block; max-width: 100%; margin: .5rem 0; }}
 h2 {{ border-bottom: 2px solid #4c72b0; padding-bottom: .2rem; margin-top: 2.5rem; }}
 </style></head><body>
-<h1>Grade report: Backprop from the Ground Up</h1>
-<p>Written {when}. Data: <a href="{grades_csv}">{grades_csv}</a> (one row per submission),
-<a href="{cells_csv}">{cells_csv}</a> (one row per submission and test cell).</p>
+<h1>{title}</h1>
+<p>{written}</p>
 {overview}
 {sections}
-<h2>Submissions to look at</h2>
+<h2>{look}</h2>
 {problems}
 </body></html>
 """

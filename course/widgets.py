@@ -14,6 +14,7 @@ from matplotlib.patches import Rectangle
 
 from course import graphs
 from course.graphs import backward_order, draw, fmt, new_figure
+from course.i18n import t
 
 
 def widgets_available():
@@ -77,7 +78,7 @@ SHOPPING = {  # the inputs of graphs.apple_orange: (value, low, high, step)
 
 def _shopping_figure(**values):
     g = graphs.apple_orange(**values)
-    return draw(g, backward=True, title=f"price = {fmt(g.forward()['price'])}")
+    return draw(g, backward=True, title=t("price = {price}", price=fmt(g.forward()['price'])))
 
 
 def apple_orange_explorer(interactive=None):
@@ -90,30 +91,35 @@ def apple_orange_explorer(interactive=None):
 
 # ------------------------------------------------------------------------------ the backward stepper
 
-RULES = {  # what a node does to the gradient it receives, in words
-    "+": "an add node passes it on unchanged to both inputs",
-    "+c": "adding a constant passes it on unchanged",
-    "×": "a multiply node sends each input the gradient times the other input",
-    "×c": "multiplying by a constant multiplies the gradient by that constant",
-    "exp": "exp multiplies it by its own output exp(x)",
-    "1/x": "1/x multiplies it by −1/x², that is −(output)²",
-    "x²": "x² multiplies it by 2x",
-    "sigmoid": "sigmoid multiplies it by y(1 − y), y being its output",
-    "relu": "ReLU passes it on where its input was positive and stops it elsewhere",
-}
+def rules():
+    """What each kind of node does to the gradient it receives, in words (in the edition's language)."""
+    return {
+        "+": t("an add node passes it on unchanged to both inputs"),
+        "+c": t("adding a constant passes it on unchanged"),
+        "×": t("a multiply node sends each input the gradient times the other input"),
+        "×c": t("multiplying by a constant multiplies the gradient by that constant"),
+        "exp": t("exp multiplies it by its own output exp(x)"),
+        "1/x": t("1/x multiplies it by −1/x², that is −(output)²"),
+        "x²": t("x² multiplies it by 2x"),
+        "sigmoid": t("sigmoid multiplies it by y(1 − y), y being its output"),
+        "relu": t("ReLU passes it on where its input was positive and stops it elsewhere"),
+    }
 
 
 def _caption(graph, order, step):
     if step == 0:
-        return (f"Start: the gradient {fmt(graph.grads[graph.output])} arrives at the output "
-                f"<b>{escape(graph.output)}</b>. Press <b>Step</b> to send it back one node at a time.")
+        return t("Start: the gradient {grad} arrives at the output <b>{output}</b>. "
+                 "Press <b>Step</b> to send it back one node at a time.",
+                 grad=fmt(graph.grads[graph.output]), output=escape(graph.output))
     name = order[step - 1]
     node = graph.nodes[name]
-    sent = ", ".join(f"{fmt(graph.edge_grads[name, k])} to {escape(source)}" for k, source in enumerate(node.inputs))
-    rule = RULES.get(node.op, f"the gradient is multiplied by the local derivative of {node.op}")
-    end = " The backward pass is complete." if step == len(order) else ""
-    return (f"Step {step}/{len(order)}: <b>{escape(name)}</b> ({escape(node.label)}) "
-            f"received {fmt(graph.grads[name])}; {rule}: it sends {sent}.{end}")
+    sent = ", ".join(t("{grad} to {source}", grad=fmt(graph.edge_grads[name, k]), source=escape(source))
+                     for k, source in enumerate(node.inputs))
+    rule = rules().get(node.op) or t("the gradient is multiplied by the local derivative of {op}", op=node.op)
+    end = t(" The backward pass is complete.") if step == len(order) else ""
+    return t("Step {step}/{steps}: <b>{name}</b> ({label}) received {grad}; {rule}: it sends {sent}.{end}",
+             step=step, steps=len(order), name=escape(name), label=escape(node.label),
+             grad=fmt(graph.grads[name]), rule=rule, sent=sent, end=end)
 
 
 def backward_stepper(graph=None, interactive=None):
@@ -127,8 +133,8 @@ def backward_stepper(graph=None, interactive=None):
     graph.backward()
     order = backward_order(graph)
     if not _use_widgets(interactive):
-        return draw(graph, backward=True, title="backward order: " + " → ".join(order))
-    controls = {"step": widgets.Button(description="Step"), "reset": widgets.Button(description="Reset"),
+        return draw(graph, backward=True, title=t("backward order: {order}", order=" → ".join(order)))
+    controls = {"step": widgets.Button(description=t("Step")), "reset": widgets.Button(description=t("Reset")),
                 "caption": widgets.HTML(layout=widgets.Layout(width="100%"))}
     step = 0      # how many nodes have sent their gradients back
 
@@ -182,7 +188,8 @@ def affine_figure(N=2, D=3, M=4):
     ax.set_xlim(0, total_w)
     ax.set_ylim(-total_h, 0)
     ax.axis("off")
-    ax.text(0.3, -0.4, f"Shapes in Affine: batch N = {N}, inputs D = {D}, outputs M = {M}", fontsize=11, va="top")
+    ax.text(0.3, -0.4, t("Shapes in Affine: batch N = {N}, inputs D = {D}, outputs M = {M}", N=N, D=D, M=M),
+            fontsize=11, va="top")
     top = -1.6
     for (formula, parts), height in zip(EQUATIONS, heights):
         middle = top - height / 2 + 0.2
@@ -195,7 +202,7 @@ def affine_figure(N=2, D=3, M=4):
                 ax.text(x + 0.75, middle, part, fontsize=13, ha="center", va="center")
                 x += JOINT
         top -= height
-    ax.text(0.3, top - 0.3, "Each gradient has the shape of its variable; the transposes make the inner sizes meet.",
+    ax.text(0.3, top - 0.3, t("Each gradient has the shape of its variable; the transposes make the inner sizes meet."),
             fontsize=9, va="top", style="italic")
     return fig
 

@@ -12,6 +12,8 @@ import base64
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -20,7 +22,7 @@ from course import submissions
 from course.widgets import SHOPPING
 from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, Lab, Notebook, copy_course, image_bytes, missing_browser,
                                    open_lab)
-from tests.conftest import ROOT
+from tests.conftest import ASSIGNMENTS, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +34,7 @@ ANSWERED = "answered"      # where the course copy keeps notebooks with every an
 # have defined, or a test cell's verdict on it.
 UNANSWERED_ERRORS = {"NotImplementedError", "NameError", "CheckFailed"}
 DRAWS = re.compile(r"\bdraw\(|\bplt\.|\bdisplay\(")
+HANGUL = re.compile("[가-힣]")
 
 
 def _assignment(notebook):
@@ -123,11 +126,8 @@ def _check_ran_and_drew(cells):
     assert not no_figure, f"cells that should draw showed no figure: {no_figure}"
 
 
-@pytest.mark.parametrize("notebook", RELEASE_NOTEBOOKS, ids=_assignment)
-def test_release_notebook_runs_and_validates(lab, page, notebook):
+def _runs_and_validates(lab, page, path, name):
     """Run All stops only at an unanswered task; everything before it ran and drew; Validate reports it."""
-    path = notebook.relative_to(ROOT).as_posix()
-    name = _assignment(notebook)
     nb = Notebook(page, path).open()
     nb.run_all()
     nb.save()
@@ -152,6 +152,63 @@ def test_release_notebook_runs_and_validates(lab, page, notebook):
     assert "Validation Results" in text
     assert "The following cell failed" in text and "NotImplementedError" in text, text[:2000]
     dialog.get_by_role("button", name="Ok").click()
+    return cells
+
+
+@pytest.mark.parametrize("notebook", RELEASE_NOTEBOOKS, ids=_assignment)
+def test_release_notebook_runs_and_validates(lab, page, notebook):
+    _runs_and_validates(lab, page, notebook.relative_to(ROOT).as_posix(), _assignment(notebook))
+
+
+# -- the Korean edition ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def korean_release(lab):
+    """The Korean edition's release notebooks in the served course copy (ko/release/...), built by the course
+    command as an instructor would (in its own process: the edition's settings stay out of this one)."""
+    subprocess.run([sys.executable, "-m", "course", "generate", "--lang", "ko"], cwd=lab.root, check=True,
+                   capture_output=True)
+    return sorted(p.relative_to(lab.root).as_posix() for p in (lab.root / "ko" / "release").glob("*/*.ipynb"))
+
+
+def _korean_fonts():
+    """The font families fontconfig knows to cover Korean (what Chromium can draw Hangul with)."""
+    listing = subprocess.run(["fc-list", ":lang=ko", "family"], capture_output=True, text=True).stdout
+    return {name.strip() for line in listing.splitlines() for name in line.split(",") if name.strip()}
+
+
+def _fonts_drawing(page, selector):
+    """The fonts Chromium really used to draw the text of the first element matching ``selector`` (DevTools'
+    CSS.getPlatformFontsForNode): [{"familyName": ..., "glyphCount": ...}]."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        assert node, f"nothing matches {selector}"
+        return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    finally:
+        cdp.detach()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_korean_release_notebook_shows_hangul_runs_and_validates(lab, page, korean_release, assignment):
+    """A Korean release notebook opens with its Hangul drawn by a Korean font (not as boxes), then runs and
+    validates like the English one, and an unanswered task says so in Korean."""
+    path = next(p for p in korean_release if f"/{assignment}/" in p)
+    Notebook(page, path).open()
+    heading = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownOutput h1"
+    page.locator(heading).first.wait_for()
+    shot(page, f"ko-{assignment}-open")
+    fonts = _fonts_drawing(page, heading)
+    korean_fonts = _korean_fonts()
+    hangul = [f for f in fonts if f["familyName"] in korean_fonts and f["glyphCount"] > 0]
+    assert hangul, f"the Korean heading is drawn with {fonts}, none of them a Korean font ({sorted(korean_fonts)}): " \
+                   "install one (Debian: fonts-nanum), else Chromium shows boxes"
+
+    cells = _runs_and_validates(lab, page, path, f"ko-{assignment}")
+    first_error = _errors(cells)[0][1]
+    assert first_error.ename != "NotImplementedError" or HANGUL.search(first_error.evalue), first_error.evalue
 
 
 @pytest.fixture

@@ -1,0 +1,289 @@
+"""The Korean edition (한국어판): built from the English sources and the catalogue, complete, and graded the same.
+
+* every text a student or an instructor reads has a current Korean translation (not missing, not fuzzy);
+* a Korean notebook differs from the English one only in those texts: the same cells, cell types and nbgrader
+  metadata, and code equal token for token once comments, docstrings and translated strings are set aside;
+* the whole mistake catalogue loses exactly the same test cells in the Korean notebooks, and one Korean submission
+  autograded by the real nbgrader gets the English scores, with its feedback in Korean;
+* every figure of the Korean notebooks draws its Hangul with the font the course ships (no missing glyph);
+* a changed English text turns its Korean entry fuzzy, and a fuzzy entry is not used.
+"""
+import functools
+import html
+import io
+import logging
+import re
+import shutil
+import tokenize
+import warnings
+
+import matplotlib
+import nbformat
+import pytest
+from babel.messages.pofile import read_po
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from course import edition, i18n, submissions
+from course.grading import Grader, table
+from course.layout import Course
+from tests.conftest import ASSIGNMENTS, ROOT, catalogue, make_course_copy, write_submission
+from tests.notebook_runner import run_notebook
+
+COURSE = Course(ROOT)
+HANGUL = re.compile("[가-힣]")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+CASES = [(a, m) for a in ASSIGNMENTS for m in catalogue(a)]
+
+
+@pytest.fixture(scope="module")
+def korean(tmp_path_factory):
+    """The Korean edition of a course copy, built (source/ only: no nbgrader needed)."""
+    course, missing = edition.build(make_course_copy(tmp_path_factory.mktemp("course")), "ko")
+    return course, missing
+
+
+# -- the catalogue ---------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _templates():
+    return edition.templates(COURSE)
+
+
+@pytest.mark.parametrize("domain", sorted(_templates()))
+def test_every_text_has_a_current_korean_translation(domain):
+    template = _templates()[domain]
+    current = i18n.messages("ko", domain)
+    missing = [m.id for m in template if m.id and (m.context, m.id) not in current]
+    assert not missing, f"{len(missing)} texts without a current translation in {i18n.po_path('ko', domain)} " \
+                        f"(run `course i18n update`, then translate the new and fuzzy entries): {missing[:5]}"
+    for m in template:
+        if not m.id:
+            continue
+        korean = current[m.context, m.id]
+        assert set(PLACEHOLDER.findall(korean)) == set(PLACEHOLDER.findall(m.id)), (m.id, korean)
+        kind = m.auto_comments[0] if m.auto_comments else "message"
+        if kind != "string" and edition.PROSE.search(m.id):  # a label may stay as it is ("lower right")
+            assert HANGUL.search(korean), f"not translated into Korean: {m.id!r} -> {korean!r}"
+
+
+def test_the_catalogue_files_are_what_update_writes(tmp_path, monkeypatch):
+    """The committed .pot/.po are current: `course i18n update` would change nothing in them."""
+    copy = tmp_path / "locale"
+    shutil.copytree(i18n.LOCALE, copy)
+    monkeypatch.setattr(i18n, "LOCALE", copy)
+    edition.update_catalogues(COURSE)
+    i18n.messages.cache_clear()
+    for path in sorted(copy.rglob("*.po*")):
+        committed = ROOT / "course" / "locale" / path.relative_to(copy)
+        assert _entries(path) == _entries(committed), f"{committed} is out of date: run `course i18n update`"
+
+
+def _entries(path):
+    with open(path, "rb") as f:
+        return {(m.context, m.id): (m.string, m.fuzzy) for m in read_po(f) if m.id}
+
+
+def test_a_changed_english_text_makes_its_translation_fuzzy_and_unused(tmp_path, monkeypatch):
+    course = make_course_copy(tmp_path / "course")
+    path = course.source_notebook("02-computation-graphs")
+    nb = nbformat.read(path, as_version=4)
+    old = nb.cells[2].source
+    nb.cells[2].source = old.replace("Buy 2 apples", "Buy two apples")
+    nbformat.write(nb, path)
+    copy = tmp_path / "locale"
+    shutil.copytree(i18n.LOCALE, copy)
+    monkeypatch.setattr(i18n, "LOCALE", copy)
+    edition.update_catalogues(course)
+    with open(i18n.po_path("ko", "computation_graphs"), "rb") as f:
+        entry = read_po(f)[nb.cells[2].source]
+    assert entry.fuzzy and HANGUL.search(entry.string), "the old translation is kept, marked fuzzy"
+    assert i18n.translate(nb.cells[2].source, "computation_graphs", lang="ko") == nb.cells[2].source
+    built, missing = edition.build(course, "ko")
+    assert missing == [nb.cells[2].source]
+    assert nbformat.read(built.source_notebook("02-computation-graphs"), as_version=4).cells[2].source == \
+        nb.cells[2].source, "an outdated translation is not used: the text stays English until reviewed"
+    i18n.messages.cache_clear()
+
+
+def test_t_renders_english_templates_unchanged_and_korean_from_the_catalogue(monkeypatch):
+    monkeypatch.delenv(i18n.ENV, raising=False)
+    assert i18n.t("price = {price}", price=715) == "price = 715"
+    assert i18n.t("never translated {x}", x=1) == "never translated 1"
+    monkeypatch.setenv(i18n.ENV, "ko")
+    assert i18n.t("price = {price}", price=715) == "가격 = 715"
+    assert i18n.t("never translated {x}", x=1) == "never translated 1"
+    monkeypatch.setenv(i18n.ENV, "xx")
+    assert i18n.language() == "en"
+
+
+# -- the notebooks ---------------------------------------------------------------------------------------
+def _significant(source):
+    """The code's tokens without comments and line breaks inside brackets: (type, text, is a translated unit)."""
+    units = {u.start for u in edition.code_units(source) if u.kind in ("docstring", "string", "edition")}
+    return [(tok.type, tok.string, tok.start in units)
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type not in (tokenize.COMMENT, tokenize.NL)]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_korean_notebook_differs_from_the_english_one_only_in_translated_text(korean, assignment):
+    english = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
+    ko = nbformat.read(korean[0].source_notebook(assignment), as_version=4)
+    assert ko.metadata == english.metadata and ko.nbformat == english.nbformat
+    assert [c.cell_type for c in ko.cells] == [c.cell_type for c in english.cells]
+    for index, (en, kr) in enumerate(zip(english.cells, ko.cells)):
+        assert kr.metadata == en.metadata, f"cell {index}: metadata (nbgrader grade id, points, ...) changed"
+        if en.cell_type == "markdown":
+            assert HANGUL.search(kr.source), f"cell {index} is not in Korean"
+            continue
+        compile(kr.source, f"<cell {index}>", "exec")
+        en_tokens, ko_tokens = _significant(en.source), _significant(kr.source)
+        assert len(ko_tokens) == len(en_tokens), f"cell {index}: the code changed"
+        for (en_type, en_text, translated), (ko_type, ko_text, _) in zip(en_tokens, ko_tokens):
+            assert ko_type == en_type, f"cell {index}: {en_text!r} became {ko_text!r}"
+            if not translated:
+                assert ko_text == en_text, f"cell {index}: {en_text!r} became {ko_text!r}"
+    setup = next(c for c in ko.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    assert 'edition("ko")' in setup.source
+
+
+def test_the_edition_folder_is_an_nbgrader_course_of_its_own(korean):
+    course, missing = korean
+    assert not missing
+    assert course.root.name == "ko" and course.assignments() == ASSIGNMENTS
+    config = (course.root / "nbgrader_config.py").read_text()
+    assert 'os.environ["COURSE_LANG"] = "ko"' in config and "load_subconfig" in config
+    assert edition.edition_of(course.root) == "ko" and edition.english(course).root == course.root.parent
+
+
+# -- grading in both editions ----------------------------------------------------------------------------
+@pytest.mark.parametrize("assignment,mistake", CASES, ids=[f"{a}:{m.name}" for a, m in CASES])
+def test_mistake_loses_the_same_cells_in_korean(korean, assignment, mistake):
+    """tests/test_catalogue.py proves the English notebooks lose exactly ``mistake.loses``; so must the Korean."""
+    run = run_notebook(korean[0].source_notebook(assignment), mistake.cells)
+    assert set(run.failed) == set(mistake.loses), mistake.description
+    assert i18n.language() == "en", "the Korean notebook's edition() leaked out of its run"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_korean_solution_passes_every_test_cell(korean, assignment):
+    run = run_notebook(korean[0].source_notebook(assignment))
+    assert run.failed == {} and run.errors == {}
+
+
+@pytest.mark.pipeline
+def test_a_korean_submission_autograded_by_nbgrader_scores_as_in_english(tmp_path, monkeypatch):
+    """One real nbgrader autograde of the Korean edition: the solution and a catalogued mistake get the English
+    scores, and the mistake's feedback speaks Korean and keeps the hidden tests secret."""
+    monkeypatch.setenv(i18n.ENV, "ko")  # what `course --lang ko` sets; undone after the test
+    assignment = "02-computation-graphs"
+    mistake = next(m for m in catalogue(assignment) if "test_mul_layer_random" in m.loses)
+    course, _ = edition.build(make_course_copy(tmp_path), "ko")
+    grader = Grader(course, log=lambda *a: None)
+    grader.generate(assignment)
+    source = nbformat.read(course.source_notebook(assignment), as_version=4)
+    release = nbformat.read(course.release_notebook(assignment), as_version=4)
+    assert HANGUL.search(release.cells[0].source) and "이 줄을 지우고" in nbformat.writes(release)
+    write_submission(course, "perfect", assignment, submissions.perfect(source, release))
+    write_submission(course, "mistake", assignment, submissions.with_mistake(source, release, mistake))
+    perfect, wrong = grader.autograde("perfect", assignment), grader.autograde("mistake", assignment)
+
+    points = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["points"] for c in source.cells
+              if c.metadata.get("nbgrader", {}).get("grade")}
+    assert perfect.status == wrong.status == "graded", (perfect.reason, wrong.reason)
+    assert perfect.score == perfect.max_score == sum(points.values())
+    assert wrong.score == perfect.max_score - sum(points[c] for c in mistake.loses), wrong.cells
+    assert {c for c, (score, top) in wrong.cells.items() if score != top} == {c for c in mistake.loses if points[c]}
+
+    page = grader.feedback("mistake", assignment)[0].read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "숨은 테스트: 코드는 보여 주지 않습니다" in text
+    assert "예상되는 실수: " in text, "the diagnosis comes in Korean"
+    assert "BEGIN HIDDEN TESTS" not in page and "checks.mul_layer_backward" not in page
+    assert "학생" in table([perfect, wrong], [assignment]).splitlines()[0]
+
+
+def test_the_report_counts_korean_diagnoses(monkeypatch):
+    from course import report
+
+    monkeypatch.setenv(i18n.ENV, "ko")
+    failure = "dx: 원소 3개 중 3개가 틀렸습니다\n    예상되는 실수: 부호가 반대입니다"
+    assert report._mistake(failure) == "부호가 반대입니다"
+    assert report._mistake("dx: wrong\n    likely mistake: the sign is flipped.") == "the sign is flipped"
+
+
+def test_korean_grade_table_lines_up_hangul(monkeypatch):
+    from course.grading import Result
+
+    monkeypatch.setenv(i18n.ENV, "ko")
+    results = [Result("kim", "02-computation-graphs", "not graded", reason="x"),
+               Result("lee", "02-computation-graphs", "graded", 3, 13)]
+    lines = table(results, ["02-computation-graphs"]).splitlines()
+    assert lines[0].startswith("학생") and "채점 안 됨" in lines[2]
+    assert lines[0].index("02") + 2 == lines[3].index("3/13"), "Hangul counts two columns wide"
+    assert lines[5].startswith("채점 안 됨 (0점으로 세지 않습니다)")
+
+
+# -- Hangul in figures -----------------------------------------------------------------------------------
+class _Messages(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.texts = []
+
+    def emit(self, record):
+        self.texts.append(record.getMessage())
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_korean_figure_draws_its_hangul(korean, assignment, monkeypatch):
+    """Draw every figure of the Korean notebook with only the font the course ships (any Nanum font of the
+    machine hidden), and fail on a missing glyph: matplotlib's warning, or mathtext's log message."""
+    ours = {str(p) for p in i18n.hangul_font_files()}
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [
+        f for f in font_manager.fontManager.ttflist if "Nanum" not in f.name or f.fname in ours])
+    font_manager.fontManager._findfont_cached.cache_clear()
+    drawn = []
+    monkeypatch.setattr(Figure, "__init__", _recording(Figure.__init__, drawn))
+    run_notebook(korean[0].source_notebook(assignment))
+
+    messages = _Messages()
+    logging.getLogger("matplotlib").addHandler(messages)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for figure in drawn:
+                figure.savefig(io.BytesIO(), format="png")
+    finally:
+        logging.getLogger("matplotlib").removeHandler(messages)
+        font_manager.fontManager._findfont_cached.cache_clear()
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    missing += [m for m in messages.texts if "does not have a glyph" in m or "Failed to find font" in m]
+    assert not missing, set(missing)
+    with_hangul = [f for f in drawn if any(HANGUL.search(t.get_text()) for t in f.findobj(Text))]
+    assert drawn and len(with_hangul) == len(drawn), f"{len(drawn) - len(with_hangul)} figures without Korean text"
+    assert str(font_manager.findfont(font_manager.FontProperties(family="NanumGothic"))) in ours
+    matplotlib.pyplot.close("all")
+
+
+def _recording(init, drawn):
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        drawn.append(self)
+    return __init__
+
+
+def test_course_command_speaks_the_edition(tmp_path, monkeypatch, capsys):
+    from course import cli
+
+    monkeypatch.setenv(i18n.ENV, "en")  # main() switches the process to the edition; this undoes it
+    course = make_course_copy(tmp_path / "course")
+    monkeypatch.chdir(course.root)
+    assert cli.main(["grade", "02-computation-graphs", "--lang", "ko"]) == 2
+    assert "오류: ko 판이 아직 만들어지지 않았습니다" in capsys.readouterr().err
+    edition.build(course, "ko")
+    assert cli.main(["grade", "nope", "--lang", "ko"]) == 2
+    assert "오류: 모르는 과제 'nope'입니다" in capsys.readouterr().err
+    monkeypatch.chdir(course.root / "ko")  # inside the edition's folder, --lang is not needed
+    assert cli.main(["grade", "nope"]) == 2
+    assert "모르는 과제" in capsys.readouterr().err
