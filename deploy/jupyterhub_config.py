@@ -3,7 +3,7 @@
 Run as root from the hub's state folder (its database, cookie secret and the proxy's pid file are written
 there), with the course's requirements installed in the Python that runs it:
 
-    cd /srv/jupyterhub && /opt/backprop/.venv/bin/jupyterhub -f /opt/backprop/deploy/jupyterhub_config.py
+    cd /srv/jupyterhub && /opt/backprop/.venv/bin/jupyterhub -f /etc/jupyterhub/jupyterhub_config.py
 
 Everything that differs between machines comes from an environment variable, whose default is the value for
 a real server; tests/test_hub.py runs this very file on 127.0.0.1 with other values.
@@ -24,6 +24,8 @@ STUDENTS = env("COURSE_STUDENTS_GROUP", f"{COURSE_ID}-students")  # Unix groups,
 GRADERS = env("COURSE_GRADERS_GROUP", f"{COURSE_ID}-graders")
 GRADER_ACCOUNT = env("COURSE_GRADER_ACCOUNT", f"grader-{COURSE_ID}")  # owns the course folder, runs the formgrader
 COURSE_DIR = env("COURSE_DIR", f"/home/{GRADER_ACCOUNT}/{COURSE_ID}")
+# The grading environment: the whole course package (students' environment has only their helpers).
+GRADER_BIN = Path(env("COURSE_GRADER_ENV", str(ENV_BIN.parent))) / "bin"
 
 # Put TLS in front (a reverse proxy, or c.JupyterHub.ssl_cert/ssl_key): PAM passwords cross this port.
 c.JupyterHub.bind_url = env("COURSE_HUB_URL", "http://:8000")
@@ -51,16 +53,18 @@ c.Spawner.start_timeout = 180
 # /services/backprop/ by the members of the graders' Unix group (read when the hub starts: restart it
 # after adding a grader).  JupyterHub >= 4.1 forbids framing its servers, so the formgrader opens in its
 # own browser tab at /services/backprop/formgrader (docs/scaling.md, section 3).
-SERVICE_ENV = {**SERVER_ENV, "JUPYTERHUB_DEFAULT_URL": "/formgrader"}
+SERVICE_ENV = {**SERVER_ENV, "PATH": f"{GRADER_BIN}:/usr/local/bin:/usr/bin:/bin", "JUPYTERHUB_DEFAULT_URL": "/formgrader"}
 if env("COURSE_DB_URL"):  # a PostgreSQL gradebook (docs/scaling.md); the course folder's config reads it
     SERVICE_ENV["COURSE_DB_URL"] = env("COURSE_DB_URL")
 c.JupyterHub.services = [{
     "name": COURSE_ID,
     "url": f"http://127.0.0.1:{env('COURSE_SERVICE_PORT', '9999')}",
-    "command": [str(ENV_BIN / "jupyterhub-singleuser")],
+    "command": [str(GRADER_BIN / "jupyterhub-singleuser")],
     "user": GRADER_ACCOUNT,
     "cwd": COURSE_DIR,  # nbgrader reads the course's nbgrader_config.py from here
     "environment": SERVICE_ENV,
+    "oauth_no_confirm": True,  # the admin's own service: no "Authorize access" page for each grader
+    "timeout": 120,  # seconds to start; the hub gives up (and exits) after 30 by default
 }]
 FORMGRADE_GROUP = f"formgrade-{COURSE_ID}"
 c.JupyterHub.load_groups = {FORMGRADE_GROUP: {"users": grp.getgrnam(GRADERS).gr_mem}}

@@ -51,27 +51,37 @@ def readable_by_everyone(path):
     return bool(path.stat().st_mode & stat.S_IROTH) and all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
 
 
-def python_view():
-    """A command prefix under which every account can read this environment's Python (empty if they can anyway).
+def hub_view():
+    """The command prefix under which the hub and every account's command run: what a real server's accounts see.
 
-    The development and CI machines have their Python (pyenv) under /root, which only root may enter: an
-    account would start the venv's python with another Python's standard library.  Under this prefix, a
-    bubblewrap mount namespace with everything as it is except the closed folder, which is replaced by an
-    open one holding only this Python (read-only) and this checkout.  A real server installs its
-    environment where every account can read it (docs/scaling.md) and needs nothing of the kind.
+    A bubblewrap mount namespace with everything as it is, except this checkout: the accounts see only its
+    environment, the course package and deploy/, as a real server's accounts see only an environment built
+    from the student bundle; the checkout's source/ (every solution) and .git are not there.  The development
+    and CI machines also keep their Python (pyenv) under /root, which only root may enter (an account would
+    start the venv's python with another Python's standard library): the closed folder is replaced by an open
+    one holding only that Python, read-only.
     """
+    view = ["bwrap", "--dev-bind", "/", "/"]
     base = Path(sys.base_prefix).resolve()
-    if readable_by_everyone(base / "lib"):
-        return []
-    closed = next(p for p in reversed(base.parents) if not p.stat().st_mode & stat.S_IXOTH)
-    view = ["bwrap", "--dev-bind", "/", "/", "--perms", "0755", "--tmpfs", str(closed)]
-    for keep, bind in ((base, "--ro-bind"), (REPO, "--bind")):
-        if closed in keep.parents:
-            for folder in reversed(keep.parents):
-                if closed in folder.parents:
-                    view += ["--perms", "0755", "--dir", str(folder)]
-            view += [bind, str(keep), str(keep)]
+    if not readable_by_everyone(base / "lib"):
+        closed = next(p for p in reversed(base.parents) if not p.stat().st_mode & stat.S_IXOTH)
+        view += ["--perms", "0755", "--tmpfs", str(closed), *_folders_to(base, closed), "--ro-bind", str(base), str(base)]
+        if closed in REPO.parents:
+            view += [*_folders_to(REPO, closed), "--perms", "0755", "--dir", str(REPO)]
+    view += ["--perms", "0755", "--tmpfs", str(REPO)]
+    for keep in {Path(sys.prefix).resolve(), REPO / "course", DEPLOY}:
+        if REPO in keep.parents:
+            view += [*_folders_to(keep, REPO), "--ro-bind", str(keep), str(keep)]
     return [*view, "--"]
+
+
+def _folders_to(path, top):
+    """bubblewrap options that make the folders between ``top`` and ``path`` (both excluded), mode 755."""
+    options = []
+    for folder in reversed(path.parents):
+        if top in folder.parents:
+            options += ["--perms", "0755", "--dir", str(folder)]
+    return options
 
 
 @dataclass
@@ -143,7 +153,11 @@ def _group_exists(name):
 def kill_processes_of(names):
     """SIGKILL every process running as one of these accounts; returns those still alive afterwards."""
     uids = {pwd.getpwnam(n).pw_uid for n in names if _exists(n)}
-    procs = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
+    return kill([p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids])
+
+
+def kill(procs):
+    """SIGKILL these processes (by PID); returns those still alive after a few seconds."""
     for proc in procs:
         try:
             proc.kill()
@@ -173,9 +187,9 @@ def as_user(account, *command, cwd, env=None, check=True, timeout=600):
     """Run ``command`` as ``account`` (runuser) in ``cwd``, with a clean environment plus ``env``."""
     clean = {"HOME": str(account.home), "USER": account.name, "LOGNAME": account.name, "LANG": "C.UTF-8",
              "PATH": f"{ENV_BIN}:/usr/local/bin:/usr/bin:/bin", **(env or {})}
-    result = subprocess.run([*python_view(), "runuser", "-u", account.name, "--", "env", "-i",
+    result = subprocess.run([*hub_view(), "runuser", "-u", account.name, "--", "env", "-i",
                              *(f"{k}={v}" for k, v in clean.items()), *command],
-                            cwd=cwd, capture_output=True, text=True, timeout=timeout)
+                            cwd=cwd, capture_output=True, text=True, errors="replace", timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, command))} as {account.name} exited {result.returncode}:\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -199,10 +213,10 @@ class Hub:
     def url(self, path):
         return f"{self.base}/{path.lstrip('/')}"
 
-    def start(self, timeout=120):
+    def start(self, timeout=240):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([*python_view(), str(ENV_BIN / "jupyterhub"),
+            self.process = subprocess.Popen([*hub_view(), str(ENV_BIN / "jupyterhub"),
                                              "-f", str(DEPLOY / "jupyterhub_config.py")],
                                             cwd=self.state, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -243,7 +257,7 @@ class Hub:
             family = [top, *top.children(recursive=True)]
         except psutil.NoSuchProcess:
             family = []
-        # The hub itself: the process started, or its child when python_view() put bubblewrap in between.
+        # The hub itself: the process started, or its child when hub_view() put bubblewrap in between.
         hub = next((p for p in family if p.name().startswith("jupyterhub")), None)
         if hub and hub.is_running():
             hub.terminate()
@@ -265,10 +279,4 @@ class Hub:
                     family.append(proxy)
             except (ValueError, psutil.Error):
                 pass
-        for proc in family:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(family, timeout=5)
-        return alive
+        return kill(family)

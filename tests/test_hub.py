@@ -36,7 +36,7 @@ import pytest
 from course.submissions import solution_code
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
-from tests.hub_support import DEPLOY, ENV_BIN, Accounts, Hub, as_user, missing_prerequisites, remove_stale_accounts
+from tests.hub_support import DEPLOY, Accounts, Hub, as_user, missing_prerequisites, remove_stale_accounts
 from tests.mistakes.computation_graphs import MISTAKES
 
 pytestmark = pytest.mark.hub
@@ -81,7 +81,7 @@ class Class:
     def __init__(self, root, hub, instructor, students, course, exchange, graders):
         self.root, self.hub, self.instructor, self.students = root, hub, instructor, students
         self.course, self.exchange, self.graders = course, exchange, graders
-        self.env = {k: hub.env[k] for k in ("COURSE_EXCHANGE",)} | {"JUPYTER_CONFIG_PATH": str(DEPLOY / "jupyter")}
+        self.env = {"COURSE_EXCHANGE": hub.env["COURSE_EXCHANGE"], "JUPYTER_CONFIG_PATH": str(DEPLOY / "jupyter")}
         self.submissions = {}   # student name -> their submission's folder in inbound/
 
     def instructor_runs(self, *command):
@@ -326,20 +326,23 @@ def test_students_see_their_own_feedback_only(deployment, browser_of):
 # ----------------------------------------------------------------------------------- 5. the formgrader
 
 def test_formgrader_opens_for_the_instructor_and_refuses_students(deployment, browser_of):
+    from playwright.sync_api import expect
+
     after("feedback")
     c = deployment
     formgrader = f"services/{COURSE_ID}/formgrader"
     page = browser_of(c.instructor, next_path=f"/{formgrader}").pages[0]
     page.wait_for_url(re.compile(rf"/{formgrader}"), timeout=180_000)
     row = page.locator("tr", has=page.get_by_role("link", name=ASSIGNMENT, exact=True))
-    row.wait_for()
+    expect(row).to_contain_text("released")
+    expect(row.locator("td").nth(8)).to_have_text("2")    # the column "# Submissions"
     shot(page, "formgrader-instructor")
     # nbgrader's Lab panel shows the formgrader in an iframe; JupyterHub >= 4.1 forbids framing its servers.
     response = page.request.get(c.hub.url(formgrader))
     assert "frame-ancestors 'none'" in response.headers.get("content-security-policy", "")
     page.goto(c.hub.url(f"{formgrader}/gradebook/{ASSIGNMENT}/{NOTEBOOK}"))
-    for student in c.students:
-        page.get_by_text(student.name).first.wait_for()
+    for student in c.students:   # the formgrader hides names until asked: they are in the page all the same
+        expect(page.locator("a.name-shown", has_text=student.name)).to_have_count(1)
     shot(page, "formgrader-gradebook")
 
     student = c.students[0]
@@ -383,3 +386,21 @@ def test_students_cannot_reach_each_others_work_or_the_course(deployment):
     _denied(first, "mkdir", str(released.parent.parent / "99-fake"))
     _denied(first, "mv", str(c.course_exchange), str(c.exchange / "taken"))
     assert released.read_bytes() == (c.course / "release" / ASSIGNMENT / released.name).read_bytes()
+    # Nor does the environment they run hold a solution (a real server builds it from the student bundle;
+    # here hub_view() shows them the checkout without its source/).
+    solution = ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    result = as_user(first, "cat", str(solution), cwd="/", check=False)
+    assert solution.exists() and result.returncode != 0 and not result.stdout
+
+
+# ------------------------------------------------------------------------------ the guide quotes these files
+
+QUOTE = re.compile(r"<!-- quoted from (\S+) -->\n```\w*\n(.*?)```", re.S)
+
+
+def test_scaling_guide_quotes_the_deployment_files_verbatim():
+    quotes = QUOTE.findall((ROOT / "docs" / "scaling.md").read_text())
+    assert {path for path, _ in quotes} >= {"deploy/jupyterhub_config.py", "deploy/jupyter/nbgrader_config.py",
+                                            "deploy/setup-course.sh", "deploy/add-account.sh"}
+    for path, block in quotes:
+        assert block in (ROOT / path).read_text(), f"docs/scaling.md quotes {path}, but the file says otherwise:\n{block}"
