@@ -9,12 +9,14 @@ The steps run in order, each on what the one before left:
   1. the instructor generates and releases Part 2 (command line, as their account);
   2. in headless Chromium each student logs in, fetches Part 2 in the Assignment List, writes MulLayer (one
      correctly, one with the classic mistake of not swapping the inputs), presses Validate and submits;
-  3. the instructor collects, grades with `course grade`, writes and releases the feedback;
+  3. the instructor collects, grades with `course grade` (never with --no-sandbox: grading is walled in by
+     bubblewrap wherever `course grade` has its sandbox), writes and releases the feedback;
   4. each student fetches their feedback and sees their own scores and messages only;
   5. the formgrader opens for the instructor through the hub, in its own tab, and refuses a student;
-  6. as each student, the other student's submission and home, the course folder and the released
-     assignment are out of reach.
-Screenshots and the hub's log go to test-artifacts/hub/.
+  6. as one student, the other student's submission and home, the course folder, the released assignment
+     (for writing) and the solutions are out of reach.
+The hub and every command run as an account see this checkout reduced to its environment, the course
+package and deploy/ (tests/hub_support.hub_view).  Screenshots and the hub's log go to test-artifacts/hub/.
 
 Needs root, useradd & co., bubblewrap, Debian's Chromium, playwright and the npm configurable-http-proxy
 (`npm install -g configurable-http-proxy@5.3.0`); without them the test skips, except in CI (CI=true).
