@@ -2,11 +2,15 @@
 
     course demo                         generate everything, grade the example submissions, show the table
     course generate [ASSIGNMENT ...]    source/ -> release/ (nbgrader generate_assignment)
-    course grade ASSIGNMENT [--student S ...] [--jobs N]   autograde submitted/ (in N worker processes)
+    course grade ASSIGNMENT [--student S ...] [--jobs N] [--no-sandbox]   autograde submitted/ (in N worker processes)
     course feedback ASSIGNMENT          feedback/ HTML without hidden test code
     course export [--csv grades.csv]    scores and statuses of everything graded so far
     course report [--html report.html]  the instructor's report with plots, and the CSVs beside it
     course scan ASSIGNMENT [--student S ...]    list submissions whose code matches known exploit patterns
+    course bundle [--output FILE]       the archive students get: release notebooks, helpers, no solutions
+
+Every grading kernel runs in a sandbox (bubblewrap, see course/sandbox.py); `course grade` refuses to
+grade without it unless you pass --no-sandbox.
 
 Run it from the course folder (the one with nbgrader_config.py), e.g. `python3 run.py course grade 02-computation-graphs`.
 """
@@ -16,8 +20,8 @@ import os
 import sys
 import time
 
+from course import bundle, parallel, report, sandbox
 from course import examples as example_submissions
-from course import parallel, report
 from course.grading import GRADED, NO_SUBMISSION, Grader, Result, table, write_csv
 from course.layout import Course, CourseError
 
@@ -52,7 +56,8 @@ def generate(grader, assignments):
 
 def grade(grader, assignment, students, jobs=1):
     if jobs > 1 and len(students) > 1:
-        results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress)
+        results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress,
+                                          sandbox=grader.sandbox)
     else:
         results = []
         for i, student in enumerate(students, 1):
@@ -85,6 +90,11 @@ def cmd_demo(grader, args):
         todo.setdefault(ex.assignment, []).append(ex.student)
 
     jobs = args.jobs or DEFAULT_JOBS
+    walled = sandbox.available()
+    grader.sandbox = walled.ok
+    if not walled.ok:  # the course's own examples are safe to run as they are; real submissions are not
+        print(f"   No sandbox ({walled.why.split(':')[0]}): grading only these examples without it; "
+              "real submissions need bubblewrap (`course grade` refuses without it).", flush=True)
     print(f"3. Autograding ({jobs} worker process{'es' if jobs > 1 else ''})", flush=True)
     results = []
     for assignment in names:
@@ -107,6 +117,11 @@ def cmd_generate(grader, args):
 
 def cmd_grade(grader, args):
     assignment = grader.course.check_assignment(args.assignment)
+    grader.sandbox = not args.no_sandbox
+    walled = sandbox.available()
+    if grader.sandbox and not walled.ok:
+        raise CourseError(f"refusing to grade without the sandbox that keeps submissions away from the course "
+                          f"folder. {walled.why}")
     students = args.student or grader.course.students()
     if not students:
         raise CourseError(f"nothing to grade: {grader.course.submitted} holds no student folders")
@@ -114,6 +129,12 @@ def cmd_grade(grader, args):
     print()
     print(table(results, [assignment]))
     return 0 if all(r.status in (GRADED, NO_SUBMISSION) for r in results) else 1
+
+
+def cmd_bundle(grader, args):
+    path = bundle.write_bundle(grader.course, grader.course.root / args.output if args.output else None)
+    print(f"Wrote {path}: give this file to students (it holds no solution and no hidden test)")
+    return 0
 
 
 def cmd_feedback(grader, args):
@@ -164,6 +185,8 @@ def main(argv=None):
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--jobs", type=int, default=1, help="grade in this many worker processes")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run submissions' code without the sandbox (it can then read and change the course folder)")
     p = sub.add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("assignment")
     p = sub.add_parser("export", help="write the grades CSV")
@@ -173,6 +196,8 @@ def main(argv=None):
     p = sub.add_parser("scan", help="list submissions that match known exploit patterns")
     p.add_argument("assignment")
     p.add_argument("--student", action="append")
+    p = sub.add_parser("bundle", help="write the students' archive (release notebooks and helpers)")
+    p.add_argument("--output", help="archive path (default: backprop-course-student.zip in the course folder)")
     args = parser.parse_args(argv)
     grader = Grader(Course.here())
     try:

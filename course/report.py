@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from matplotlib.figure import Figure
 
-from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, write_csv
+from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, unsandboxed, unsandboxed_notice, write_csv
 
 TOP_MISTAKES = 10
 _NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
@@ -187,7 +187,9 @@ def _overview(results, assignments):
                    + "".join(f"<td>{_count([r for r in results if r.assignment == a], s)}</td>"
                              for s in (GRADED, NOT_GRADED, NO_SUBMISSION)) + "</tr>"
                    for a in assignments)
-    return f"<table><tr><th>assignment</th><th>graded</th><th>not graded</th><th>no submission</th></tr>{rows}</table>"
+    notice = unsandboxed_notice(results)
+    return ((f"<p><strong>{html.escape(notice)}</strong></p>" if notice else "")
+            + f"<table><tr><th>assignment</th><th>graded</th><th>not graded</th><th>no submission</th></tr>{rows}</table>")
 
 
 def _problems(results):
@@ -198,6 +200,7 @@ def _problems(results):
         ("No submission", [r for r in results if r.status == NO_SUBMISSION], lambda r: r.reason),
         ("Flagged for review (the score stands until you change it)", [r for r in results if r.flags],
          lambda r: "; ".join(r.flags)),
+        ("Graded without the sandbox", unsandboxed(results), lambda r: "its code ran outside the sandbox"),
     ]
     out = []
     for title, rows, why in tables:
