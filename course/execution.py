@@ -86,8 +86,7 @@ class LimitedKernelManager(AsyncKernelManager):
 
     async def _launch_sandboxed(self, cmd, kw):
         staging = self._kernel_dir / "staging"
-        sandbox.stage(staging, kw.pop("cwd", None) or os.getcwd())
-        os.chmod(self.connection_file, 0o644)  # for the sandbox's own uid; the folder around it stays private
+        sandbox.stage(staging, kw.pop("cwd", None) or os.getcwd(), self.connection_file)
         read_end, write_end = os.pipe()
         limits_ = sandbox.Limits(self.process_limit, self.cpu_limit, self.scratch_limit)
         wrapped = sandbox.command(cmd, staging, self.connection_file, write_end, limits_)

@@ -32,7 +32,7 @@ WORK = f"{SCRATCH}/submission"
 HOME = f"{SCRATCH}/home"
 IPC = f"{SCRATCH}/.kernel/ipc"   # the ZMQ ipc prefix: sockets are {IPC}-{port}
 STAGING = "/run/staging"         # read-only: what the grader copied in, copied to /tmp before the kernel starts
-CONNECTION = "/run/kernel/connection.json"
+CONNECTION = f"{Path(IPC).parent}/connection.json"  # the kernel rewrites it, so it is a copy on the tmpfs
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # What programs and Python need of /etc (the loader's cache, time zone, fonts, users); not the rest of it.
@@ -154,7 +154,7 @@ def python_dirs():
 def command(kernel_cmd, staging, connection_file, info_fd, limits=Limits(), uid=None):
     """The bwrap command that runs ``kernel_cmd`` (whose connection file is ``connection_file``) in a sandbox.
 
-    ``staging`` is a folder the grader filled with what the kernel starts with (its ``submission/`` becomes
+    ``staging`` is a folder :func:`stage` filled with what the kernel starts with (its ``submission/`` becomes
     the kernel's working folder); bwrap writes the sandbox's host pids as JSON to ``info_fd``.
     """
     uid = sandbox_uid() if uid is None else uid
@@ -172,7 +172,7 @@ def command(kernel_cmd, staging, connection_file, info_fd, limits=Limits(), uid=
     args += _ro_bind(ROOT / "course", made)
     if JUDGE.is_dir():
         args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(JUDGE), "--remount-ro", str(JUDGE)]
-    args += _ro_bind(staging, made, STAGING) + _ro_bind(connection_file, made, CONNECTION)
+    args += _ro_bind(staging, made, STAGING)
     args += ["--remount-ro", "/", "--chdir", "/"]
     inner = [str(Path(sys.prefix) / "bin" / "python"), "-c", INNER, STAGING, SCRATCH, WORK, str(uid),
              str(limits.processes), str(limits.cpu_seconds), str(limits.scratch_bytes)]
@@ -199,12 +199,15 @@ def copy_submission(src, dest):
             os.chmod(target, 0o644)
 
 
-def stage(staging, submission):
-    """Fill ``staging``: the submission's copy, and a HOME holding the grader's matplotlib font list
-    (without it every kernel would spend seconds rebuilding it, and say so on stderr)."""
+def stage(staging, submission, connection_file):
+    """Fill ``staging``: the submission's copy, the connection file, and a HOME holding the grader's
+    matplotlib font list (without it every kernel would spend seconds rebuilding it, and say so on stderr)."""
     copy_submission(submission, Path(staging) / "submission")
     for folder in ("home", Path(IPC).parent.name):
         (Path(staging) / folder).mkdir(mode=0o755)
+    connection = Path(staging) / Path(CONNECTION).relative_to(SCRATCH)
+    shutil.copyfile(connection_file, connection)
+    os.chmod(connection, 0o644)  # for the sandbox's own uid; the folder around it stays private
     home = Path(staging) / "home"
     try:
         import matplotlib
