@@ -44,7 +44,7 @@ def cases(root, port, canary_home, linger_marker):
     paths = {"root": str(root), "source": f"{root}/source/{nb}", "release": f"{root}/release/{nb}",
              "gradebook": f"{root}/gradebook.db", "neighbour": f"{root}/submitted/{NEIGHBOUR}/{nb}",
              "neighbour_graded": f"{root}/autograded/{NEIGHBOUR}/{nb}", "checks": checks_file,
-             "home": str(canary_home), "marker": str(linger_marker), "site": package}
+             "home": str(canary_home), "home_dir": os.path.dirname(canary_home), "marker": str(linger_marker), "site": package}
     p = {k: repr(v) for k, v in paths.items()}
     return [
         Case("wall-read-solutions", "prints the instructor's source notebook and lists the course folder",
@@ -59,7 +59,8 @@ def cases(root, port, canary_home, linger_marker):
              answers({**ALL_WRONG, "mul_layer": REPORT + _COPY_NEIGHBOUR.format(p["neighbour"])}), most=0),
         Case("wall-read-home", "lists and reads the instructor's home",
              _attack(f"_wall('read the home canary', lambda: open({p['home']}).read())\n"
-                     "_wall('list /root', lambda: __import__('os').listdir('/root'))\n"
+                     f"_wall('find the canary in the home', lambda: [n for n in __import__('os').listdir({p['home_dir']}) "
+                     "if 'canary' in n] or 1 / 0)\n"
                      "_wall('list /home', lambda: __import__('os').listdir('/home') or 1 / 0)\n"), most=0),
         Case("wall-write-course", "writes into the course folder, its source/ and release/ and the gradebook",
              _attack(f"_wall('create a file in the course folder', lambda: open({p['root']} + '/planted.txt', 'w').write('x'))\n"
@@ -129,6 +130,7 @@ n = 0
 try:
     while n < 20000:
         if os.fork() == 0:
+            os.closerange(0, 3)  # (so that the parent's output ends when it does)
             time.sleep(3600)  # WALL-FORK-BOMB: every child keeps its slot
             os._exit(0)
         n += 1
@@ -196,7 +198,8 @@ def _symlinks(source):
 
 
 def _shadow_modules(solution, release, folder, filename):
-    answers(ALL_WRONG)(solution, release, folder, filename)
+    _attack("import builtins\n_wall('run a module shipped beside the notebook', lambda: builtins.WALL_SHADOWED)\n")(
+        solution, release, folder, filename)
     cheat = "import builtins\nbuiltins.WALL_SHADOWED = True\nprint('WALL-BREACH a module the student shipped was imported')\n"
     (folder / "numpy.py").write_text(cheat + "allclose = isclose = lambda *a, **k: True\n")
     for name in ("sitecustomize.py", "ipykernel_launcher.py"):
