@@ -1,8 +1,8 @@
 """The wall around every grading kernel (course/sandbox.py), attacked through the real pipeline.
 
-One course copy; one batch graded by ``grade_parallel`` (two workers, real nbgrader, real bwrap): two honest
-baseline students first, every case of tests/adversarial/wall.py, then the same two honest notebooks again
-as the "next students".  For each attack: no point it did not earn, its own output says the wall stopped it,
+One course copy; one batch graded by ``grade_parallel`` (two workers, real nbgrader, real bwrap): an honest
+wrong baseline first, every case of tests/adversarial/wall.py, then the "next students": the same wrong
+notebook again, and the perfect one whose work the attacks try to read and change.  For each attack: no point it did not earn, its own output says the wall stopped it,
 no byte of the course tree changed, nothing of the instructor's in its feedback, and the next students are
 graded exactly as the baseline.  The attacks ran in the parallel workers, so those are sandboxed too.
 """
@@ -37,7 +37,7 @@ needs_bwrap = pytest.mark.skipif(not sandbox.available().ok and os.environ.get("
 # Short cells; a small scratch and process cap keep the disk filler and the fork bomb quick.
 LIMITS = ("\nc.Execute.timeout = 30\nc.LimitedKernelManager.scratch_limit = 64 * 2**20"
           "\nc.LimitedKernelManager.process_limit = 128\n")
-BASELINE = {"baseline-perfect": NEIGHBOUR, "baseline-wrong": "next-wrong"}
+BASELINE, NEXT = "baseline-wrong", "next-wrong"
 # What grading legitimately writes in a course folder.
 WRITTEN_BY_GRADING = ("autograded", "feedback", "gradebook.db", "gradebook.db-journal")
 
@@ -133,21 +133,22 @@ def _grade_batch(tmp, token, canary_home, loopback):
     filename = course.notebook_names(ASSIGNMENT)[0]
     marker = course.root / "lingering.txt"
     attacks = cases(course.root, loopback.port, canary_home, marker)
-    honest = {"perfect": answers(), "wrong": answers(ALL_WRONG)}
-    for name in [*BASELINE, *BASELINE.values()]:
-        honest[name.split("-")[1]](solution, release, course.submitted / name / ASSIGNMENT, filename)
+    for name, build in ((BASELINE, answers(ALL_WRONG)), (NEXT, answers(ALL_WRONG)), (NEIGHBOUR, answers())):
+        build(solution, release, course.submitted / name / ASSIGNMENT, filename)
     for case in attacks:
         case.build(solution, release, course.submitted / case.name / ASSIGNMENT, filename)
     before = _digest(course.root, skip=WRITTEN_BY_GRADING)
     package_before, planted_before = _digest(ROOT / "course"), _planted()
-    order = [*BASELINE, *(c.name for c in attacks), *BASELINE.values()]
+    order = [BASELINE, *(c.name for c in attacks), NEXT, NEIGHBOUR]
     start = time.perf_counter()
     results = {r.student: r for r in grade_parallel(course, ASSIGNMENT, order, 2)}
     seconds = time.perf_counter() - start
     feedback = {name: [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
                 for name, r in results.items() if r.status == GRADED}
     time.sleep(2)  # a lingering process would write every half second
-    print(f"\n{len(order)} submissions ({len(attacks)} attacks on the wall) graded in {seconds:.0f} s on 2 workers")
+    slowest = sorted(results.values(), key=lambda r: -r.seconds)[:3]
+    print(f"\n{len(order)} submissions ({len(attacks)} attacks on the wall) graded in {seconds:.0f} s on 2 workers; "
+          "slowest: " + ", ".join(f"{r.student} {r.seconds:.0f} s" for r in slowest))
     return {"course": course, "token": token, "cases": {c.name: c for c in attacks}, "results": results,
             "feedback": feedback, "before": before, "after": _digest(course.root, skip=WRITTEN_BY_GRADING),
             "package": (package_before, _digest(ROOT / "course")), "planted": (planted_before, _planted()),
@@ -210,13 +211,15 @@ def test_the_course_package_and_the_import_path_are_untouched(wall):
 
 @needs_bwrap
 @pytest.mark.pipeline
-@pytest.mark.parametrize("baseline,after", list(BASELINE.items()))
-def test_the_next_students_are_graded_exactly_as_without_the_attacks(wall, baseline, after):
-    first, then = wall["results"][baseline], wall["results"][after]
+def test_the_next_students_are_graded_exactly_as_without_the_attacks(wall):
+    first, then = wall["results"][BASELINE], wall["results"][NEXT]
     assert (first.status, first.score, first.cells, first.notes, first.flags) == \
         (then.status, then.score, then.cells, then.notes, then.flags)
-    assert _messages(wall["course"], baseline) == _messages(wall["course"], after)
-    assert first.score == (13 if "perfect" in baseline else 0)
+    assert _messages(wall["course"], BASELINE) == _messages(wall["course"], NEXT)
+    assert first.score == 0 and any(_messages(wall["course"], NEXT).values())
+    neighbour = wall["results"][NEIGHBOUR]
+    assert (neighbour.status, neighbour.score, neighbour.notes, neighbour.flags) == (GRADED, 13, [], [])
+    assert not any(_messages(wall["course"], NEIGHBOUR).values())
 
 
 @needs_bwrap

@@ -47,34 +47,30 @@ def cases(root, port, canary_home, linger_marker):
              "home": str(canary_home), "home_dir": os.path.dirname(canary_home), "marker": str(linger_marker), "site": package}
     p = {k: repr(v) for k, v in paths.items()}
     return [
-        Case("wall-read-solutions", "prints the instructor's source notebook and lists the course folder",
+        Case("wall-read", "reads the solutions in source/, the hidden tests in gradebook.db and the instructor's home",
              _attack(f"_wall('read source/', lambda: open({p['source']}).read())\n"
                      f"_wall('list the course folder', lambda: __import__('os').listdir({p['root']}))\n"
-                     f"_wall('read release/', lambda: open({p['release']}).read())\n"), most=0),
-        Case("wall-read-gradebook", "prints the hidden tests nbgrader stores in gradebook.db",
-             _attack("import sqlite3\n"
+                     f"_wall('read release/', lambda: open({p['release']}).read())\n"
+                     f"_wall('read the instructor\\'s notes', lambda: open({p['root']} + '/instructor-notes.txt').read())\n"
+                     "import sqlite3\n"
                      f"_wall('read the gradebook', lambda: sqlite3.connect('file:' + {p['gradebook']} + '?mode=ro', "
-                     "uri=True).execute('select source from source_cell').fetchall())\n"), most=0),
-        Case("wall-copy-neighbour", "runs the answers of another student's submitted notebook as its own",
-             answers({**ALL_WRONG, "mul_layer": REPORT + _COPY_NEIGHBOUR.format(p["neighbour"])}), most=0),
-        Case("wall-read-home", "lists and reads the instructor's home",
-             _attack(f"_wall('read the home canary', lambda: open({p['home']}).read())\n"
+                     "uri=True).execute('select source from source_cell').fetchall())\n"
+                     f"_wall('read the home canary', lambda: open({p['home']}).read())\n"
                      f"_wall('find the canary in the home', lambda: [n for n in __import__('os').listdir({p['home_dir']}) "
                      "if 'canary' in n] or 1 / 0)\n"
                      "_wall('list /home', lambda: __import__('os').listdir('/home') or 1 / 0)\n"), most=0),
-        Case("wall-write-course", "writes into the course folder, its source/ and release/ and the gradebook",
+        Case("wall-copy-neighbour", "runs the answers of another student's submitted notebook as its own",
+             answers({**ALL_WRONG, "mul_layer": REPORT + _COPY_NEIGHBOUR.format(p["neighbour"])}), most=0),
+        Case("wall-write", "writes into the course folder, another student's submission, the course package, "
+             "sitecustomize.py on sys.path and IPython's startup folder",
              _attack(f"_wall('create a file in the course folder', lambda: open({p['root']} + '/planted.txt', 'w').write('x'))\n"
                      f"_wall('append to source/', lambda: open({p['source']}, 'a').write(' '))\n"
                      f"_wall('append to release/', lambda: open({p['release']}, 'a').write(' '))\n"
-                     f"_wall('append to the gradebook', lambda: open({p['gradebook']}, 'ab').write(b' '))\n"),
-             most=0),
-        Case("wall-write-neighbour", "appends to another student's submitted and autograded notebooks",
-             _attack(f"_wall('append to a submitted notebook', lambda: open({p['neighbour']}, 'a').write(' '))\n"
+                     f"_wall('append to the gradebook', lambda: open({p['gradebook']}, 'ab').write(b' '))\n"
+                     f"_wall('append to a submitted notebook', lambda: open({p['neighbour']}, 'a').write(' '))\n"
                      f"_wall('plant a file beside it', lambda: open({p['neighbour']} + '.py', 'w').write('x'))\n"
-                     f"_wall('append to its autograded copy', lambda: open({p['neighbour_graded']}, 'a').write(' '))\n"),
-             most=0),
-        Case("wall-write-package", "writes into the course package, sitecustomize.py on sys.path, IPython's startup",
-             _attack(_WRITE_PACKAGE.format(checks=p["checks"], site=p["site"])), most=0),
+                     f"_wall('append to its autograded copy', lambda: open({p['neighbour_graded']}, 'a').write(' '))\n"
+                     + _WRITE_PACKAGE.format(checks=p["checks"], site=p["site"])), most=0),
         Case("wall-network", "connects to a TCP server the test runs on the loopback interface",
              _attack("import socket\n"
                      f"_wall('connect to 127.0.0.1:{port}', lambda: socket.create_connection(('127.0.0.1', {port}), "
