@@ -174,7 +174,7 @@ def command(kernel_cmd, staging, connection_file, info_fd, limits=Limits(), uid=
         args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(JUDGE), "--remount-ro", str(JUDGE)]
     args += _ro_bind(staging, made, STAGING)
     args += ["--remount-ro", "/", "--chdir", "/"]
-    inner = [str(Path(sys.prefix) / "bin" / "python"), "-c", INNER, STAGING, SCRATCH, WORK, str(uid),
+    inner = [sys.executable, "-c", INNER, STAGING, SCRATCH, WORK, str(uid),
              str(limits.processes), str(limits.cpu_seconds), str(limits.scratch_bytes)]
     return args + ["--", *inner, *[CONNECTION if a == str(connection_file) else a for a in kernel_cmd]]
 

@@ -1,6 +1,5 @@
 """What students receive (`course bundle`): the release notebooks and their helpers, no solution, no test."""
 import json
-import re
 import subprocess
 import sys
 import zipfile
@@ -11,7 +10,7 @@ import pytest
 from course import bundle
 from course.layout import Course
 from tests.conftest import ASSIGNMENTS, ROOT
-from tests.test_notebooks import _hidden_lines
+from tests.test_notebooks import _hidden_lines, _solution_lines
 
 COURSE = Course(ROOT)
 # Solution lines that the student helpers hold on purpose: file -> (why, the lines).  Any other solution line
@@ -27,14 +26,6 @@ SHARED_ON_PURPOSE = {
                          "Value.backward of Part 4 (the bonus earns its points for the autograd around it)",
                          {"if inputs_done:"}),
 }
-
-
-def _solution_lines(nb):
-    lines = set()
-    for cell in nb.cells:
-        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.DOTALL):
-            lines |= {line.strip() for line in block.splitlines() if line.strip()}
-    return lines
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import sandbox, submissions
+from course import sandbox
 from course.grading import GRADED, Grader, Result, table, write_csv
 from course.layout import ROOT
 from course.parallel import grade_parallel
-from tests.adversarial import ALL_WRONG, ASSIGNMENT, answers
+from tests.adversarial import ALL_WRONG, ASSIGNMENT, answers, attack_course
 from tests.adversarial.wall import NEIGHBOUR, cases
-from tests.conftest import make_course_copy
 from tests.test_notebooks import _hidden_lines, _solution_lines
 
 pytestmark = pytest.mark.sandbox
@@ -121,22 +120,14 @@ def wall(tmp_path_factory):
 
 
 def _grade_batch(tmp, token, canary_home, loopback):
-    course = make_course_copy(tmp)
-    with open(course.root / "nbgrader_config.py", "a") as config:
-        config.write(LIMITS)
+    course, grader, submit = attack_course(tmp, LIMITS)
     (course.root / "instructor-notes.txt").write_text(f"answers for next year {token}")
-    grader = Grader(course, log=lambda *a: None)
-    grader.generate(ASSIGNMENT)
-    source = nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4)
-    release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
-    solution = submissions.solution_code(source)
-    filename = course.notebook_names(ASSIGNMENT)[0]
     marker = course.root / "lingering.txt"
     attacks = cases(course.root, loopback.port, canary_home, marker)
     for name, build in ((BASELINE, answers(ALL_WRONG)), (NEXT, answers(ALL_WRONG)), (NEIGHBOUR, answers())):
-        build(solution, release, course.submitted / name / ASSIGNMENT, filename)
+        submit(build, name)
     for case in attacks:
-        case.build(solution, release, course.submitted / case.name / ASSIGNMENT, filename)
+        submit(case.build, case.name)
     before = _digest(course.root, skip=WRITTEN_BY_GRADING)
     package_before, planted_before = _digest(ROOT / "course"), _planted()
     order = [BASELINE, *(c.name for c in attacks), NEXT, NEIGHBOUR]
@@ -153,7 +144,9 @@ def _grade_batch(tmp, token, canary_home, loopback):
             "feedback": feedback, "before": before, "after": _digest(course.root, skip=WRITTEN_BY_GRADING),
             "package": (package_before, _digest(ROOT / "course")), "planted": (planted_before, _planted()),
             "leftovers": _leftovers(), "marker": marker, "loopback": loopback.connections,
-            "outputs": {name: _outputs(course, name) for name in results}, "source": source, "release": release}
+            "outputs": {name: _outputs(course, name) for name in results},
+            "source": nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4),
+            "release": nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)}
 
 
 def _page_text(path):

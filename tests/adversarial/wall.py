@@ -60,7 +60,8 @@ def cases(root, port, canary_home, linger_marker):
                      "if 'canary' in n] or 1 / 0)\n"
                      "_wall('list /home', lambda: __import__('os').listdir('/home') or 1 / 0)\n"), most=0),
         Case("wall-copy-neighbour", "runs the answers of another student's submitted notebook as its own",
-             answers({**ALL_WRONG, "mul_layer": REPORT + _COPY_NEIGHBOUR.format(p["neighbour"])}), most=0),
+             answers({**ALL_WRONG, "mul_layer": ALL_WRONG["mul_layer"] + REPORT + _COPY_NEIGHBOUR.format(p["neighbour"])}),
+             most=0),
         Case("wall-write", "writes into the course folder, another student's submission, the course package, "
              "sitecustomize.py on sys.path and IPython's startup folder",
              _attack(f"_wall('create a file in the course folder', lambda: open({p['root']} + '/planted.txt', 'w').write('x'))\n"
@@ -99,14 +100,7 @@ def _steal():
     exec(mine["mul_layer"] + "\\n" + mine["add_layer"], globals())
     return "ran the neighbour's MulLayer and AddLayer"
 
-if _wall("run another student's answers", _steal) is None:
-    class MulLayer:
-        def forward(self, x, y):
-            self.x, self.y = x, y
-            return x * y
-
-        def backward(self, dout):
-            return dout, dout
+_wall("run another student's answers", _steal)
 '''
 
 _WRITE_PACKAGE = '''
