@@ -8,7 +8,6 @@ duplicated (:class:`RestoreCells`, :class:`DropDuplicateIds`).  What happened on
 events that :meth:`course.grading.Grader.autograde` turns into notes and flags.
 """
 import ast
-import asyncio
 import contextlib
 import json
 import os
@@ -100,8 +99,7 @@ class LimitedKernelManager(AsyncKernelManager):
                 await super()._async_launch_kernel(wrapped, **kw)
             finally:
                 os.close(write_end)
-        info = await asyncio.get_running_loop().run_in_executor(
-            None, sandbox.read_info, read_end, self.provisioner.process, log)
+        info = sandbox.read_info(read_end, self.provisioner.process, log)
         self.ip = f"/proc/{info['child-pid']}/root{sandbox.IPC}"
 
     def _kill_overdue(self, provisioner):

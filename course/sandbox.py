@@ -15,6 +15,7 @@ is that account, in a user namespace of its own, and the limit counts only the s
 import functools
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -223,18 +224,22 @@ def stage(staging, submission, connection_file):
             os.chmod(folder, 0o755)
 
 
-def read_info(fd, process, log):
-    """The JSON bwrap writes to its info fd (``child-pid`` is the sandbox's first process, on the host)."""
+def read_info(fd, process, log, timeout=60):
+    """The JSON bwrap writes to its info fd (``child-pid`` is the sandbox's first process, on the host).
+
+    A plain blocking read (bwrap writes it within milliseconds): a thread pool here would hang in worker
+    processes forked from a grader whose pool had already started a thread.
+    """
     data = b""
     with os.fdopen(fd, "rb", buffering=0) as pipe:
-        while True:
+        while select.select([pipe], [], [], timeout)[0]:
             chunk = pipe.read(4096)
             if not chunk:
-                said = Path(log).read_text(errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(f"the sandbox did not start (bwrap exit status {process.wait()}): "
-                                   + " / ".join(said))
+                break
             data += chunk
             try:
                 return json.loads(data)
             except ValueError:
                 continue
+    said = Path(log).read_text(errors="replace").strip().splitlines()[-3:]
+    raise RuntimeError(f"the sandbox did not start (bwrap exit status {process.poll()}): " + " / ".join(said))

@@ -1,7 +1,7 @@
 """The wall around every grading kernel (course/sandbox.py), attacked through the real pipeline.
 
-One course copy; one batch graded by ``grade_parallel`` (two workers, real nbgrader, real bwrap): an honest
-wrong baseline first, every case of tests/adversarial/wall.py, then the "next students": the same wrong
+One course copy; one batch graded by ``grade_parallel`` (two workers, real nbgrader, real bwrap) after an honest
+wrong baseline graded in the test's own process, every case of tests/adversarial/wall.py, then the "next students": the same wrong
 notebook again, and the perfect one whose work the attacks try to read and change.  For each attack: no point it did not earn, its own output says the wall stopped it,
 no byte of the course tree changed, nothing of the instructor's in its feedback, and the next students are
 graded exactly as the baseline.  The attacks ran in the parallel workers, so those are sandboxed too.
@@ -130,15 +130,17 @@ def _grade_batch(tmp, token, canary_home, loopback):
         submit(case.build, case.name)
     before = _digest(course.root, skip=WRITTEN_BY_GRADING)
     package_before, planted_before = _digest(ROOT / "course"), _planted()
-    order = [BASELINE, *(c.name for c in attacks), NEXT, NEIGHBOUR]
+    order = [*(c.name for c in attacks), NEXT, NEIGHBOUR]
     start = time.perf_counter()
-    results = {r.student: r for r in grade_parallel(course, ASSIGNMENT, order, 2)}
+    # The baseline in this process first: workers forked after a kernel ran here must work (the demo does this).
+    results = {BASELINE: grader.autograde(BASELINE, ASSIGNMENT)}
+    results.update({r.student: r for r in grade_parallel(course, ASSIGNMENT, order, 2)})
     seconds = time.perf_counter() - start
     feedback = {name: [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
                 for name, r in results.items() if r.status == GRADED}
     time.sleep(2)  # a lingering process would write every half second
     slowest = sorted(results.values(), key=lambda r: -r.seconds)[:3]
-    print(f"\n{len(order)} submissions ({len(attacks)} attacks on the wall) graded in {seconds:.0f} s on 2 workers; "
+    print(f"\n{len(results)} submissions ({len(attacks)} attacks on the wall) graded in {seconds:.0f} s on 2 workers; "
           "slowest: " + ", ".join(f"{r.student} {r.seconds:.0f} s" for r in slowest))
     return {"course": course, "token": token, "cases": {c.name: c for c in attacks}, "results": results,
             "feedback": feedback, "before": before, "after": _digest(course.root, skip=WRITTEN_BY_GRADING),
