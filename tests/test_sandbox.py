@@ -42,9 +42,11 @@ WRITTEN_BY_GRADING = ("autograded", "feedback", "gradebook.db", "gradebook.db-jo
 
 
 def _digest(folder, skip=()):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.relative_to(folder).parts[0] not in skip
-            and "__pycache__" not in p.parts}
+    """path -> sha256 of every file in ``folder`` (a symbolic link counts by its target's name: what it points
+    to outside, /etc/passwd say, may change on its own)."""
+    return {str(p.relative_to(folder)): os.readlink(p) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if (p.is_file() or p.is_symlink())
+            and p.relative_to(folder).parts[0] not in skip and "__pycache__" not in p.parts}
 
 
 def _planted():
