@@ -50,6 +50,10 @@ c.Autograde.autograde_preprocessors = [
 c.LimitedKernelManager.memory_limit = 3 * 2**30  # bytes of address space: a 20 GB allocation fails inside the notebook
 c.LimitedKernelManager.notebook_timeout = 15 * 60  # seconds for the whole notebook, then the kernel is killed
 c.GuardedExecute.max_output_chars = 200_000  # printed characters kept per cell (a print loop cannot fill the disk)
+# Every grading kernel runs in the bubblewrap sandbox of course/sandbox.py (`course grade --no-sandbox` turns it off):
+c.LimitedKernelManager.process_limit = 256  # processes and threads inside (a fork bomb fails there)
+c.LimitedKernelManager.cpu_limit = 30 * 60  # CPU seconds per process
+c.LimitedKernelManager.scratch_limit = 256 * 2**20  # bytes the kernel may write (its tmpfs: filling the disk fails there)
 
 # Kernels talk to the grader over CurveZMQ-encrypted sockets (and ipykernel stops warning about plain TCP).
 c.KernelManager.transport_encryption = "auto"

@@ -2,14 +2,17 @@
 
     course demo                         generate everything, grade the example submissions, show the table
     course generate [ASSIGNMENT ...]    source/ -> release/ (nbgrader generate_assignment)
-    course grade ASSIGNMENT [--student S ...] [--jobs N]   autograde submitted/ (in N worker processes)
+    course grade ASSIGNMENT [--student S ...] [--jobs N] [--no-sandbox]   autograde submitted/ (in N worker processes)
     course feedback ASSIGNMENT          feedback/ HTML without hidden test code
     course export [--csv grades.csv]    scores and statuses of everything graded so far
     course report [--html report.html]  the instructor's report with plots, and the CSVs beside it
     course scan ASSIGNMENT [--student S ...]    list submissions whose code matches known exploit patterns
     course i18n update                  refresh the translation catalogues from the English sources
+    course bundle [--output FILE]       the archive students get: release notebooks, helpers, no solutions
 
 Every command takes --lang ko for the Korean edition (the course folder ko/, built by `course generate --lang ko`).
+Every grading kernel runs in a sandbox (bubblewrap, see course/sandbox.py); `course grade` refuses to
+grade without it unless you pass --no-sandbox.
 
 Run it from the course folder (the one with nbgrader_config.py), e.g. `python3 run.py course grade 02-computation-graphs`.
 """
@@ -20,7 +23,7 @@ import os
 import sys
 import time
 
-from course import i18n
+from course import i18n, sandbox
 from course.i18n import t
 from course.layout import Course, CourseError
 
@@ -65,7 +68,8 @@ def grade(grader, assignment, students, jobs=1):
     from course import parallel
 
     if jobs > 1 and len(students) > 1:
-        results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress)
+        results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress,
+                                          sandbox=grader.sandbox)
     else:
         results = []
         for i, student in enumerate(students, 1):
@@ -107,6 +111,11 @@ def cmd_demo(grader, args):
         todo.setdefault(ex.assignment, []).append(ex.student)
 
     jobs = args.jobs or DEFAULT_JOBS
+    walled = sandbox.available()
+    grader.sandbox = walled.ok
+    if not walled.ok:  # the course's own examples are safe to run as they are; real submissions are not
+        print(f"   No sandbox ({walled.why.split(':')[0]}): grading only these examples without it; "
+              "real submissions need bubblewrap (`course grade` refuses without it).", flush=True)
     print(t("3. Autograding ({jobs} worker processes)", jobs=jobs) if jobs > 1 else
           t("3. Autograding (1 worker process)"), flush=True)
     results = []
@@ -132,6 +141,11 @@ def cmd_generate(grader, args):
 
 def cmd_grade(grader, args):
     assignment = grader.course.check_assignment(args.assignment)
+    grader.sandbox = not args.no_sandbox
+    walled = sandbox.available()
+    if grader.sandbox and not walled.ok:
+        raise CourseError(f"refusing to grade without the sandbox that keeps submissions away from the course "
+                          f"folder. {walled.why}")
     students = args.student or grader.course.students()
     if not students:
         raise CourseError(t("nothing to grade: {folder} holds no student folders", folder=grader.course.submitted))
@@ -141,6 +155,14 @@ def cmd_grade(grader, args):
     print()
     print(table(results, [assignment]))
     return 0 if all(r.status in (GRADED, NO_SUBMISSION) for r in results) else 1
+
+
+def cmd_bundle(grader, args):
+    from course import bundle
+
+    path = bundle.write_bundle(grader.course, grader.course.root / args.output if args.output else None)
+    print(f"Wrote {path}: give this file to students (it holds no solution and no hidden test)")
+    return 0
 
 
 def cmd_feedback(grader, args):
@@ -201,12 +223,21 @@ class _Grader:
         self.course = course
         self._grader = None
 
-    def __getattr__(self, name):
+    def _real(self):
         if self._grader is None:
             from course.grading import Grader
 
-            self._grader = Grader(self.course)
-        return getattr(self._grader, name)
+            object.__setattr__(self, "_grader", Grader(self.course))
+        return self._grader
+
+    def __getattr__(self, name):
+        return getattr(self._real(), name)
+
+    def __setattr__(self, name, value):
+        if name in ("course", "_grader"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._real(), name, value)
 
 
 def main(argv=None):
@@ -224,6 +255,8 @@ def main(argv=None):
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--jobs", type=int, default=1, help="grade in this many worker processes")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run submissions' code without the sandbox (it can then read and change the course folder)")
     p = add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("assignment")
     p = add_parser("export", help="write the grades CSV")
@@ -235,6 +268,8 @@ def main(argv=None):
     p.add_argument("--student", action="append")
     p = add_parser("i18n", help="refresh the translation catalogues (course/locale) from the English sources")
     p.add_argument("action", choices=["update"])
+    p = add_parser("bundle", help="write the students' archive (release notebooks and helpers)")
+    p.add_argument("--output", help="archive path (default: backprop-course-student.zip in the course folder)")
     args = parser.parse_args(argv)
     here = Course.here()
     lang = args.lang or i18n.edition_of(here.root) or i18n.language()

@@ -48,6 +48,7 @@ class Result:
     cells: dict = field(default_factory=dict)  # grade_id -> (score, max_score)
     notes: list = field(default_factory=list)  # what happened while grading (a cell interrupted, ...)
     flags: list = field(default_factory=list)  # what the instructor should look at (tampering, exploits)
+    sandboxed: bool = False  # its kernel ran in the sandbox of course.sandbox (False: --no-sandbox, or unknown)
 
     def summary(self):
         if self.status == GRADED:
@@ -68,9 +69,10 @@ def _num(x):
 class Grader:
     """nbgrader's API for one course folder, loaded once (each nbgrader command costs seconds of start-up)."""
 
-    def __init__(self, course=None, log=print):
+    def __init__(self, course=None, log=print, sandbox=True):
         self.course = course or Course()
         self.log = log
+        self.sandbox = sandbox  # run every grading kernel in the sandbox (course.sandbox)
         self._api = None
 
     @property
@@ -89,6 +91,7 @@ class Grader:
                 raise CourseError(t("{path} is missing: run the course command inside the course folder", path=config_file))
             config = PyFileConfigLoader(config_file.name, path=str(self.course.root)).load_config()
             config.CourseDirectory.root = str(self.course.root)
+            config.LimitedKernelManager.sandbox = self.sandbox
             self._api = NbGraderAPI(CourseDirectory(config=config), config=config)
             logging.getLogger("traitlets").setLevel(logging.ERROR)
         return self._api
@@ -114,6 +117,11 @@ class Grader:
                                     folder=rel(self.course.submitted / student))
         if not folder.is_dir():
             return NO_SUBMISSION, t("no folder {folder}", folder=rel(folder))
+        links = _links(folder)
+        if links:
+            # nbgrader would copy what they point to (another student's notebook, source/) into autograded/
+            return NOT_GRADED, t("{folder} holds symbolic links ({links}): a submission is plain files; ask the student "
+                                  "to hand in the files themselves", folder=rel(folder), links=", ".join(links[:3])))
         for name in self.course.notebook_names(assignment):
             path = folder / name
             if not path.exists():
@@ -138,12 +146,14 @@ class Grader:
         status, reason = self.preflight(student, assignment)
         flags = self.scan(student, assignment) if status != NO_SUBMISSION else []
         if status != GRADED:
-            return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start, flags=flags)
+            return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start, flags=flags,
+                          sandboxed=self.sandbox)
         _EVENTS.pop((student, assignment), None)
         out = self._quiet(self.api.autograde, assignment, student, force=True, create=True)
         events = _EVENTS.pop((student, assignment), [])
         result = self.result(student, assignment)
         result.seconds = time.perf_counter() - start
+        result.sandboxed = self.sandbox
         result.notes = [e for e in events if not e.startswith(TAMPERING)] + self.structure(student, assignment)
         result.flags = flags + [e for e in events if e.startswith(TAMPERING)]
         fatal = [e for e in events if e.startswith(FATAL)]
@@ -209,6 +219,16 @@ def _error(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
+def _links(folder):
+    """Symbolic links anywhere in a submission folder, by their paths inside it."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                found.append(os.path.relpath(os.path.join(dirpath, name), folder))
+    return sorted(found)
+
+
 def _last_error(out):
     text = out.get("error") or out.get("log") or "unknown error"
     lines = [line for line in text.strip().splitlines() if line.strip()]
@@ -233,11 +253,11 @@ def write_csv(results, path):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([t("student"), t("assignment"), t("status"), t("score"), t("max_score"), t("reason"), t("notes"),
-                    t("flags")])
+                    t("flags"), t("sandboxed")])
         for r in results:
             w.writerow([r.student, r.assignment, status_text(r.status),
                         "" if r.score is None else r.score, "" if r.max_score is None else r.max_score, r.reason,
-                        " | ".join(r.notes), " | ".join(r.flags)])
+                        " | ".join(r.notes), " | ".join(r.flags), "yes" if r.sandboxed else "no"])
     return Path(path)
 
 
@@ -260,7 +280,22 @@ def table(results, assignments):
             lines += ["", title]
             for r, texts in entries:
                 lines += [f"  {r.student} / {r.assignment}: {t}" for t in texts]
-    return "\n".join(lines)
+    notice = unsandboxed_notice(results)
+    return "\n".join(lines + (["", notice] if notice else []))
+
+
+def unsandboxed(results):
+    """Submissions whose code ran outside the sandbox."""
+    return [r for r in results if not r.sandboxed and r.status != NO_SUBMISSION]
+
+
+def unsandboxed_notice(results):
+    """One sentence for every table and report that shows grades some of which were not sandboxed."""
+    outside = unsandboxed(results)
+    if not outside:
+        return ""
+    return (f"UNSANDBOXED: {len(outside)} of these submissions were graded without the sandbox (--no-sandbox): "
+            "their code could read and change the course folder, so their grades are only as trustworthy as their code.")
 
 
 def _width(text):

@@ -39,17 +39,18 @@ _CONTEXT = multiprocessing.get_context("fork" if sys.platform.startswith("linux"
 _worker = {}
 
 
-def grade_parallel(course, assignment, students, jobs, progress=None):
+def grade_parallel(course, assignment, students, jobs, progress=None, sandbox=True):
     """Autograde ``students``' submissions of ``assignment`` in ``jobs`` worker processes.
 
     Returns one :class:`Result` per student, in the order of ``students``.  ``progress(i, n, text)``
-    is called as each submission is done (in the order they finish).
+    is called as each submission is done (in the order they finish).  Each worker's kernels run in the
+    sandbox unless ``sandbox`` is False.
     """
     course.check_assignment(assignment)
     students = list(dict.fromkeys(students))
     if not students:
         return []
-    grader = Grader(course, log=lambda *a: None)
+    grader = Grader(course, log=lambda *a: None, sandbox=sandbox)
     main_url = grader.api.coursedir.db_url
     # Opening the gradebook creates its tables and course row, so that workers never race to create them.
     grader.api.gradebook.close()
@@ -57,7 +58,7 @@ def grade_parallel(course, assignment, students, jobs, progress=None):
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         seed = _seed(main_url, Path(tmp))
         with ProcessPoolExecutor(min(jobs, len(students)), mp_context=_CONTEXT, initializer=_start_worker,
-                                 initargs=(str(course.root), seed and str(seed))) as pool:
+                                 initargs=(str(course.root), seed and str(seed), sandbox)) as pool:
             futures = {pool.submit(_grade_one, student, assignment): student for student in students}
             # Opened once the workers exist, so that none of them inherits the connection.
             with closing(grader.api.gradebook) as main:
@@ -66,7 +67,7 @@ def grade_parallel(course, assignment, students, jobs, progress=None):
                     try:
                         result, rec = future.result()
                     except Exception as exc:  # a worker process died (a student's kernel dying is a Result)
-                        result, rec = Result(student, assignment, NOT_GRADED,
+                        result, rec = Result(student, assignment, NOT_GRADED, sandboxed=sandbox,
                                              reason=f"grading worker failed: {type(exc).__name__}: {exc}"), None
                     if rec is not None:
                         restore(main, rec)
@@ -90,8 +91,8 @@ def _seed(db_url, folder):
     return seed
 
 
-def _start_worker(root, seed):
-    grader = Grader(Course(Path(root)), log=lambda *a: None)
+def _start_worker(root, seed, sandbox):
+    grader = Grader(Course(Path(root)), log=lambda *a: None, sandbox=sandbox)
     if seed:
         shard = Path(seed).with_name(f"shard-{os.getpid()}.db")
         shutil.copy(seed, shard)

@@ -20,7 +20,7 @@ import nbformat
 from matplotlib.figure import Figure
 
 from course import cells, i18n
-from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, status_text, write_csv
+from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, status_text, unsandboxed, unsandboxed_notice, write_csv
 from course.i18n import N_, t
 
 TOP_MISTAKES = 10
@@ -205,7 +205,9 @@ def _overview(results, assignments):
                    + "".join(f"<td>{_count([r for r in results if r.assignment == a], s)}</td>"
                              for s in (GRADED, NOT_GRADED, NO_SUBMISSION)) + "</tr>"
                    for a in assignments)
-    return _header(t("assignment"), t("graded"), t("not graded"), t("no submission")) + f"{rows}</table>"
+    notice = unsandboxed_notice(results)
+    return ((f"<p><strong>{html.escape(notice)}</strong></p>" if notice else "")
+            + _header(t("assignment"), t("graded"), t("not graded"), t("no submission")) + f"{rows}</table>")
 
 
 def _problems(results):
@@ -216,6 +218,7 @@ def _problems(results):
         (t("No submission"), [r for r in results if r.status == NO_SUBMISSION], lambda r: r.reason),
         (t("Flagged for review (the score stands until you change it)"), [r for r in results if r.flags],
          lambda r: "; ".join(r.flags)),
+        ("Graded without the sandbox", unsandboxed(results), lambda r: "its code ran outside the sandbox"),
     ]
     out = []
     for title, rows, why in tables:

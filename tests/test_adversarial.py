@@ -21,8 +21,8 @@ from course.execution import GuardedExecute
 from course.grading import GRADED, NOT_GRADED, Grader, table, write_csv
 from course.layout import Course
 from course.parallel import grade_parallel
-from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES
-from tests.conftest import ASSIGNMENTS, make_course_copy
+from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, attack_course
+from tests.conftest import ASSIGNMENTS
 
 BY_NAME = {case.name: case for case in CASES}
 TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop")
@@ -56,17 +56,9 @@ def _page_text(path):
 def batch(tmp_path_factory):
     """Every case graded once in one course copy (two workers), some twice, a few with feedback."""
     _check_memory_limit_works()  # before anything tries to allocate 20 GB
-    course = make_course_copy(tmp_path_factory.mktemp("adversarial"))
-    with open(course.root / "nbgrader_config.py", "a") as config:
-        config.write(LIMITS)
-    grader = Grader(course, log=lambda *a: None)
-    grader.generate(ASSIGNMENT)
-    source = nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4)
-    release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
-    solution = submissions.solution_code(source)
-    filename = course.notebook_names(ASSIGNMENT)[0]
+    course, grader, submit = attack_course(tmp_path_factory.mktemp("adversarial"), LIMITS)
     for case in CASES:
-        case.build(solution, release, course.submitted / case.name / ASSIGNMENT, filename)
+        submit(case.build, case.name)
     before = _digest(course.submitted)
     start = time.perf_counter()
     results = grade_parallel(course, ASSIGNMENT, list(BY_NAME), WORKERS)

@@ -12,6 +12,7 @@ from typing import Callable
 import nbformat
 
 from course import submissions
+from course.grading import Grader
 
 ASSIGNMENT = "02-computation-graphs"
 MUL_TESTS = ("test_mul_layer_apple", "test_mul_layer_random")
@@ -584,3 +585,25 @@ CASES = [
     Case("empty-folder", "an assignment folder with nothing in it", empty_folder, status="not graded",
          reason="holds no notebook"),
 ]
+
+
+def attack_course(folder, limits):
+    """A course copy in ``folder`` with ``limits`` added to its nbgrader config and Part 2 generated.
+
+    Returns (course, grader, submit): ``submit(build, student)`` writes that student's submission with a
+    builder (a :class:`Case`'s ``build``, :func:`answers`, ...).
+    """
+    from tests.conftest import make_course_copy  # (conftest imports pytest: not for the bench scripts)
+
+    course = make_course_copy(folder)
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(limits)
+    grader = Grader(course, log=lambda *a: None)
+    grader.generate(ASSIGNMENT)
+    release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
+    solution = submissions.solution_code(nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4))
+    filename = course.notebook_names(ASSIGNMENT)[0]
+
+    def submit(build, student):
+        build(solution, release, course.submitted / student / ASSIGNMENT, filename)
+    return course, grader, submit
