@@ -20,6 +20,7 @@ client stops with :class:`ClusterLost`; everything it wrote until then stays wri
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,9 @@ from course.layout import ROOT, Course, CourseError
 
 WORKER_WAIT = 60  # seconds to wait for a first worker of an existing cluster
 WATCH = 10  # seconds between checks that the cluster is still there while grading
+# Throw-away gradebooks live in memory where the system offers it: each of nbgrader's many commits would
+# otherwise wait for the disk (SQLite syncs every commit), and nothing in them must survive a crash.
+_SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 class ClusterLost(CourseError):
@@ -77,7 +81,7 @@ def grade(client, course, assignment, students, options=None, progress=None):
         return
     with contextlib.closing(Grader(course, log=lambda *a: None).api.gradebook) as main:
         bundle = make_bundle(course, assignment, main, options or {})
-        yield from _run(client, course, bundle, main, students, progress)
+        yield from _Run(client, course, bundle, main, students).results(progress)
 
 
 @contextlib.contextmanager
@@ -91,6 +95,8 @@ def connect(jobs=None, scheduler=None):
         except OSError as exc:
             raise CourseError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it there with "
                               "`dask scheduler`, then `dask worker` on the grading machines (docs/cluster.md)")
+        # Losing the scheduler is reported once, as ClusterLost, not as the client's tracebacks.
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         with client:
             try:
                 client.wait_for_workers(1, timeout=WORKER_WAIT)
@@ -118,12 +124,30 @@ def make_bundle(course, assignment, main, options):
     # nbgrader copies an assignment's other source files (data, helpers) into autograded/; never notebooks.
     files.update({path: data for path, data in _read_tree(course.source / assignment, f"source/{assignment}").items()
                   if not path.endswith(".ipynb")})
-    with tempfile.TemporaryDirectory(prefix="course-bundle-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="course-bundle-", dir=_SCRATCH) as tmp:
         path = Path(tmp) / "gradebook.db"
+        _empty_gradebook(path, main)
         with contextlib.closing(Gradebook(f"sqlite:///{path}", main.course_id)) as gb:
             records.restore_assignment(gb, definition)
         gradebook = path.read_bytes()
     return Bundle(assignment, files, gradebook, software_digest(), dict(options))
+
+
+def _empty_gradebook(path, like):
+    """nbgrader's tables at the schema version of gradebook ``like``.  (nbgrader itself runs `alembic heads`
+    in a subprocess to learn that version for every new gradebook: seconds, and half a minute on a busy machine.)"""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    version = like.db.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        Base.metadata.create_all(engine)
+        with engine.begin() as db:
+            db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+    finally:
+        engine.dispose()
 
 
 def _submission(course, main, assignment, student):
@@ -132,94 +156,98 @@ def _submission(course, main, assignment, student):
                       known=(course.submitted / student).is_dir(), prior=records.record(main, assignment, student))
 
 
-def _run(client, course, bundle, main, students, progress):
-    from distributed import wait
+class _Run:
+    """One `course grade` on the cluster: tasks in flight, and the client's one write of each result."""
 
-    topic = f"course-grading-{uuid.uuid4().hex}"  # this run's own: a long-lived scheduler keeps old events
-    started = {}  # student -> workers that started grading it
+    def __init__(self, client, course, bundle, main, students):
+        self.client, self.course, self.bundle, self.main = client, course, bundle, main
+        self.todo, self.total, self.done = iter(students), len(students), 0
+        self.topic = f"course-grading-{uuid.uuid4().hex}"  # this run's own: a scheduler keeps old events
+        self.started = {}  # student -> the workers that started grading it, in order
 
-    def on_start(event):
+    def results(self, progress):
+        from distributed import wait
+        from distributed.client import CancelledError
+
+        self.client.subscribe_topic(self.topic, self._on_start)
+        window = 2 * max(1, len(self.client.nthreads()))  # tasks in flight: each carries a submission's files
+        pending = {self._submit(s): s for s in _take(self.todo, window)}
+        try:
+            while pending:
+                try:
+                    done, _ = wait(list(pending), timeout=WATCH, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    self._check_cluster()
+                    continue
+                except CancelledError as exc:  # the scheduler is gone, and every task with it
+                    self._check_cluster(exc)
+                for future in done:
+                    student = pending.pop(future)
+                    result = self._write(student, future)
+                    self.done += 1
+                    if progress:
+                        progress(self.done, self.total,
+                                 f"{self.bundle.assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
+                    yield result
+                    pending.update({self._submit(s): s for s in _take(self.todo, 1)})
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.unsubscribe_topic(self.topic)
+            for future in pending:
+                future.release()
+
+    def _on_start(self, event):
         _, (student, worker) = event
-        started.setdefault(student, []).append(worker)
+        self.started.setdefault(student, []).append(worker)
 
-    client.subscribe_topic(topic, on_start)
-    todo = iter(students)
-    window = 2 * max(1, len(client.nthreads()))  # tasks in flight: each carries a submission's files
-
-    def submit(student):
-        sub = _submission(course, main, bundle.assignment, student)
+    def _submit(self, student):
+        sub = _submission(self.course, self.main, self.bundle.assignment, student)
         # pure=False: a second run must grade again; the key names the submission in dask's own messages.
-        return client.submit(grade_on_worker, bundle, sub, topic, pure=False,
-                             key=f"grade-{bundle.assignment}-{student}-{uuid.uuid4().hex[:8]}")
+        return self.client.submit(grade_on_worker, self.bundle, sub, self.topic, pure=False,
+                                  key=f"grade-{self.bundle.assignment}-{student}-{uuid.uuid4().hex[:8]}")
 
-    pending = {submit(s): s for s in _take(todo, window)}
-    done_count = 0
-    try:
-        while pending:
-            try:
-                done, _ = wait(list(pending), timeout=WATCH, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                _check_cluster(client, done_count, len(students))
-                continue
-            for future in done:
-                student = pending.pop(future)
-                result = _write(course, bundle.assignment, student, future, main, started.get(student, []),
-                                client, done_count, len(students))
-                done_count += 1
-                if progress:
-                    progress(done_count, len(students),
-                             f"{bundle.assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
-                yield result
-                pending.update({submit(s): s for s in _take(todo, 1)})
-    finally:
-        with contextlib.suppress(Exception):
-            client.unsubscribe_topic(topic)
-        for future in pending:
+    def _write(self, student, future):
+        """Gradebook, autograded/ and the Result of one submission, written once."""
+        from distributed.client import CancelledError
+
+        assignment = self.bundle.assignment
+        try:
+            graded = future.result()
+        except (CancelledError, OSError) as exc:  # the scheduler is gone
+            self._check_cluster(exc)
+        except Exception as exc:  # the task failed: a worker's own error, or workers lost one after another
+            return Result(student, assignment, NOT_GRADED,
+                          reason=f"grading worker failed: {type(exc).__name__}: {exc}")
+        finally:
             future.release()
+        result = graded.result
+        lost = [w for w in dict.fromkeys(self.started.get(student, [])) if w != graded.worker]
+        if lost:
+            result.notes.append(f"graded again: worker {', '.join(lost)} was lost while grading this submission, "
+                                f"then {graded.worker} graded it")
+        if graded.record is not None:
+            records.restore(self.main, graded.record)
+        folder = self.course.autograded / student / assignment
+        shutil.rmtree(folder, ignore_errors=True)  # as `nbgrader autograde --force` does before it writes
+        if graded.autograded is not None:
+            _write_tree(folder, graded.autograded)
+        return result
+
+    def _check_cluster(self, cause=None):
+        """Raise ClusterLost if the scheduler, or every worker, is gone: what was written so far stays."""
+        try:
+            lost = ("the scheduler" if self.client.status != "running"
+                    else "every worker" if not self.client.nthreads() else None)
+        except Exception:  # the scheduler does not answer
+            lost = "the scheduler"
+        if lost or cause:
+            raise ClusterLost(f"lost the Dask cluster after {self.done} of {self.total} submissions "
+                              f"({lost or 'the scheduler'} went away). The {self.done} graded are in the gradebook "
+                              "and grading_status.json; grade the others again once the cluster is back") from cause
 
 
 def _take(iterator, n):
     return [x for _, x in zip(range(n), iterator)]
-
-
-def _write(course, assignment, student, future, main, started, client, done_count, total):
-    """The client's one write of a submission's grading: gradebook, autograded/, and the Result."""
-    from distributed.client import FutureCancelledError
-
-    try:
-        graded = future.result()
-    except (FutureCancelledError, OSError) as exc:  # the scheduler is gone (FutureCancelledError is no Exception)
-        _check_cluster(client, done_count, total, exc)
-        raise ClusterLost(f"the grading of {student} was cancelled ({exc})") from exc
-    except Exception as exc:  # the task failed: a worker's own error, or workers lost one after another
-        return Result(student, assignment, NOT_GRADED, reason=f"grading worker failed: {type(exc).__name__}: {exc}")
-    finally:
-        future.release()
-    result = graded.result
-    lost = [w for w in dict.fromkeys(started) if w != graded.worker]
-    if lost:
-        result.notes.append(f"graded again: worker {', '.join(lost)} was lost while grading this submission, "
-                            f"then {graded.worker} graded it")
-    if graded.record is not None:
-        records.restore(main, graded.record)
-    folder = course.autograded / student / assignment
-    shutil.rmtree(folder, ignore_errors=True)  # as `nbgrader autograde --force` does before it writes
-    if graded.autograded is not None:
-        _write_tree(folder, graded.autograded)
-    return result
-
-
-def _check_cluster(client, done_count, total, cause=None):
-    """Raise ClusterLost if the scheduler, or every worker, is gone: what was written so far stays."""
-    try:
-        alive = client.status == "running" and client.nthreads()
-    except Exception:  # the scheduler does not answer
-        alive = False
-    if not alive:
-        raise ClusterLost(f"lost the Dask cluster after {done_count} of {total} submissions "
-                          f"({'no scheduler' if client.status != 'running' else 'no worker left'}"
-                          f"{f': {cause}' if cause else ''}). The {done_count} graded are in the gradebook and "
-                          "grading_status.json; grade the others again once the cluster is back") from cause
 
 
 # -- the worker's side -----------------------------------------------------------------------------
@@ -239,11 +267,14 @@ def grade_on_worker(bundle, submission, topic):
             raise CourseError(f"worker {worker.address} runs other grading code than the machine that asked "
                               f"(course package {software_digest()[:12]} against {bundle.software[:12]}): "
                               "update its checkout and restart its `dask worker`")
-        with tempfile.TemporaryDirectory(prefix="course-grade-", dir=worker.local_directory) as tmp:
+        with tempfile.TemporaryDirectory(prefix="course-grade-", dir=worker.local_directory) as tmp, \
+                tempfile.TemporaryDirectory(prefix="course-gradebook-", dir=_SCRATCH) as scratch:
             course = PrivateCourse(Path(tmp))
             _unpack(course, bundle, submission)
+            gradebook = Path(scratch) / "gradebook.db"
+            gradebook.write_bytes(bundle.gradebook)
             grader = Grader(course, log=lambda *a: None, **bundle.options)
-            grader.api.coursedir.db_url = f"sqlite:///{course.root / 'gradebook.db'}"
+            grader.api.coursedir.db_url = f"sqlite:///{gradebook}"
             if submission.prior is not None:  # regrading: start from what the course's gradebook holds
                 with contextlib.closing(grader.api.gradebook) as gb:
                     records.restore(gb, submission.prior)
@@ -264,7 +295,6 @@ class PrivateCourse(Course):
 
 def _unpack(course, bundle, submission):
     _write_tree(course.root, bundle.files)
-    (course.root / "gradebook.db").write_bytes(bundle.gradebook)
     if submission.known:
         (course.submitted / submission.student).mkdir(parents=True)
     if submission.files is not None:
