@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import submissions
+from course import cluster, submissions
 from course.grading import Grader
 from tests.conftest import write_submission
 from tests.test_parallel import ASSIGNMENT, clean_copy, comparable, gradebook_rows, scores
@@ -108,20 +108,20 @@ class Grading:
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
         self.reader.start()
 
-    def wait_for(self, text, timeout=300):
+    def wait_for(self, text, timeout=600):
         deadline = time.monotonic() + timeout
         while not any(text in line for line in self.lines):
             assert self.process.poll() is None or self.reader.is_alive(), "".join(self.lines)
             assert time.monotonic() < deadline, f"no {text!r} in:\n{''.join(self.lines)}"
             time.sleep(0.2)
 
-    def finish(self, timeout=300):
+    def finish(self, timeout=900):
         self.process.wait(timeout=timeout)
         self.reader.join(timeout=30)
         return self.process.returncode, "".join(self.lines)
 
 
-def wait_until_started(address, student, timeout=180):
+def wait_until_started(address, student, timeout=600):
     """The address of the worker that has started grading ``student`` (from the engine's own events)."""
     from distributed import Client
 
@@ -161,7 +161,7 @@ def killed_worker_run(dask_cluster, course):
     for student in students:
         shutil.copytree(seq_course.submitted / student, course.submitted / student)
     write_submission(course, "slow", ASSIGNMENT, slow_perfect(course))
-    run = Grading(course, dask_cluster["address"], students + ["slow"])
+    run = Grading(course, dask_cluster["address"], ["slow"] + students)  # handed out first
     victim = wait_until_started(dask_cluster["address"], "slow")
     time.sleep(3)  # well inside its sleeping cell (a kernel starts in about 2 s)
     name = next(n for n, addr in dask_cluster["workers"].items() if addr == victim)
@@ -210,7 +210,7 @@ def test_losing_the_scheduler_is_a_clear_error_and_keeps_what_was_graded(dask_cl
     grading = Grading(course, dask_cluster["address"], [mistake, "slow-2"])
     grading.wait_for("[1/2]")
     dask_cluster["processes"]["scheduler"].send_signal(signal.SIGKILL)
-    returncode, output = grading.finish(timeout=120)
+    returncode, output = grading.finish(timeout=300)
     assert returncode == 2, output
     assert "error: lost the Dask cluster after 1 of 2 submissions" in output, output
     [first] = progress_students(output)
@@ -223,3 +223,20 @@ def test_losing_the_scheduler_is_a_clear_error_and_keeps_what_was_graded(dask_cl
     if first == mistake:
         assert in_gradebook[first] == gradebook_rows(run["seq_course"], [mistake])[mistake]
     assert Grader(course).result(first, ASSIGNMENT).status == "graded"
+
+
+def test_a_task_carries_no_solution_code(course):
+    """What travels to the workers: the release, the config, the assignment's cells; never a solution."""
+    course = course[0]
+    with closing(Grader(course).api.gradebook) as main:
+        bundle = cluster.make_bundle(course, ASSIGNMENT, main, {})
+    release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
+    given = "\n".join(c.source for c in release.cells)
+    solution = submissions.solution_code(nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4))
+    secret = {line.strip() for code in solution.values() for line in code.splitlines()
+              if len(line.strip()) > 12 and line.strip() not in given}
+    assert len(secret) > 10, "solution lines to look for"
+    carried = bundle.gradebook + b"".join(bundle.files.values())
+    assert not [line for line in secret if line.encode() in carried]
+    assert b"HIDDEN TESTS" in bundle.gradebook, "the hidden tests do travel: the workers run them"
+    assert not any(path.startswith("source/") and path.endswith(".ipynb") for path in bundle.files)
