@@ -34,6 +34,7 @@ from course.layout import ROOT, Course, CourseError
 
 WORKER_WAIT = 60  # seconds to wait for a first worker of an existing cluster
 WATCH = 10  # seconds between checks that the cluster is still there while grading
+COMM_TIMEOUT = "180s"
 # Throw-away gradebooks live in memory where the system offers it: each of nbgrader's many commits would
 # otherwise wait for the disk (SQLite syncs every commit), and nothing in them must survive a crash.
 _SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
@@ -87,27 +88,42 @@ def grade(client, course, assignment, students, options=None, progress=None):
 @contextlib.contextmanager
 def connect(jobs=None, scheduler=None):
     """A Dask client: on a new local cluster of ``jobs`` single-threaded worker processes, or at ``scheduler``."""
+    import dask
+
+    # A busy grading machine can starve a process for half a minute: Dask's default 30 s would call that
+    # connection dead and drop its worker.  A process that really dies closes its connections at once.
+    with dask.config.set({"distributed.comm.timeouts.tcp": COMM_TIMEOUT}):
+        with (_remote(scheduler) if scheduler else _local(jobs or 1)) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _remote(scheduler):
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise CourseError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it there with "
+                          "`dask scheduler`, then `dask worker` on the grading machines (docs/cluster.md)")
+    # Losing the scheduler is reported once, as ClusterLost, not as the client's tracebacks.
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT)
+        except TimeoutError:
+            raise CourseError(f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT} s: "
+                              f"start one with `dask worker {scheduler} --nthreads 1 --no-nanny`")
+        yield client
+
+
+@contextlib.contextmanager
+def _local(jobs):
     from distributed import Client, LocalCluster
 
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as exc:
-            raise CourseError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it there with "
-                              "`dask scheduler`, then `dask worker` on the grading machines (docs/cluster.md)")
-        # Losing the scheduler is reported once, as ClusterLost, not as the client's tracebacks.
-        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
-        with client:
-            try:
-                client.wait_for_workers(1, timeout=WORKER_WAIT)
-            except TimeoutError:
-                raise CourseError(f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT} s: "
-                                  f"start one with `dask worker {scheduler} --nthreads 1 --no-nanny`")
-            yield client
-        return
     # A nanny starts each worker process (and restarts a worker that died: its submission's new try is
     # reported).  Kernels have their own memory limit, so the nanny's is off; the dashboard is not needed.
-    with LocalCluster(n_workers=jobs or 1, threads_per_worker=1, processes=True, memory_limit=0,
+    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, memory_limit=0,
                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 

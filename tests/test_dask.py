@@ -10,6 +10,7 @@ typed as an instructor types it.
   in the gradebook and in grading_status.json.
 """
 import json
+import os
 import re
 import shutil
 import signal
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.pipeline
 
 SLEEP = 15  # seconds the slow submission sleeps: time to see it start and to kill its worker
 DASK = str(Path(sys.executable).parent / "dask")
+# As docs/cluster.md advises on busy machines: a starved process is not a dead one.
+ENV = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__TCP": "180s"}
 
 
 def _free_port():
@@ -59,7 +62,7 @@ def dask_cluster(tmp_path_factory):
     def start(*args, name):
         log = open(folder / f"{name}.log", "w")
         logs.append(log)
-        return subprocess.Popen([DASK, *args], stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        return subprocess.Popen([DASK, *args], stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=ENV)
 
     processes = {"scheduler": start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
                                     "--no-dashboard", name="scheduler")}
