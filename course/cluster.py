@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from course import records
 from course.grading import NOT_GRADED, Grader, Result
 from course.layout import ROOT, Course, CourseError
 
-WORKER_WAIT = 60  # seconds to wait for a first worker of an existing cluster
+WORKER_WAIT = 60  # seconds to wait for a worker (the first one of a cluster, or any when all are gone)
 WATCH = 10  # seconds between checks that the cluster is still there while grading
 COMM_TIMEOUT = "180s"
 # Throw-away gradebooks live in memory where the system offers it: each of nbgrader's many commits would
@@ -180,6 +181,7 @@ class _Run:
         self.todo, self.total, self.done = iter(students), len(students), 0
         self.topic = f"course-grading-{uuid.uuid4().hex}"  # this run's own: a scheduler keeps old events
         self.started = {}  # student -> the workers that started grading it, in order
+        self.alone_since = None  # since when the scheduler has had no worker
 
     def results(self, progress):
         from distributed import wait
@@ -250,12 +252,19 @@ class _Run:
         return result
 
     def _check_cluster(self, cause=None):
-        """Raise ClusterLost if the scheduler, or every worker, is gone: what was written so far stays."""
+        """Raise ClusterLost if the scheduler is gone, or no worker has been there for WORKER_WAIT seconds
+        (a nanny restarting the only worker is not a loss).  What was written so far stays."""
         try:
-            lost = ("the scheduler" if self.client.status != "running"
-                    else "every worker" if not self.client.nthreads() else None)
+            lost = "the scheduler" if self.client.status != "running" else None
+            workers = lost is None and self.client.nthreads()
         except Exception:  # the scheduler does not answer
-            lost = "the scheduler"
+            lost, workers = "the scheduler", {}
+        if not lost and not workers:
+            self.alone_since = self.alone_since or time.monotonic()
+            if time.monotonic() - self.alone_since > WORKER_WAIT:
+                lost = f"every worker, for {WORKER_WAIT} s,"
+        elif workers:
+            self.alone_since = None
         if lost or cause:
             raise ClusterLost(f"lost the Dask cluster after {self.done} of {self.total} submissions "
                               f"({lost or 'the scheduler'} went away). The {self.done} graded are in the gradebook "
