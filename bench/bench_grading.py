@@ -1,26 +1,31 @@
 #!/usr/bin/env python3
-"""Benchmark: parallel autograding, and what autograding costs over running the notebooks (issue #8).
+"""Benchmark: grading on the Dask engine, and what autograding costs over running the notebooks (issues #8, #15).
 
 Builds K synthetic Part 2 submissions (correct, mistaken and adversarial, mixed) and measures, in one run:
 
 * **speed-up**: all K graded by plain ``nbgrader autograde`` (one process, one submission after the
-  other), then by ``course grade --jobs N`` (course.parallel.grade_parallel, in a fresh process);
-  the two must give every submission the same score;
-* **overhead**: the honest submissions (correct and mistaken) autograded by plain ``nbgrader
+  other), then by ``course grade --jobs N`` (a local Dask cluster of N workers, course/cluster.py, in a
+  fresh process, cluster start-up included); the two must give every submission the same score;
+* **overhead**: the honest submissions (correct and mistaken) autograded by ``course grade`` in one
+  process (the guarded kernel, the scan, the notes: everything the course adds) and by plain ``nbgrader
   autograde``, against bare execution of the same notebooks with nbclient (NBGRADER_EXECUTION set as
   nbgrader sets it, so heavy demo cells shrink the same way).  Adversarial notebooks are left out of
   this ratio: the grading guard runs them differently on purpose (it cuts a million-line print short,
-  caps memory, ...), and bare execution of some of them is not safe.
+  caps memory, ...), and bare execution of some of them is not safe;
+* **the whole course** (``--course C``, 0 to skip): the four notebooks of C students each (correct and
+  mistaken alternating) graded end to end by ``course grade --jobs N``, one cluster for all four as in
+  ``course demo``: seconds per student.
 
 Every timing includes its process start-up.  The load average is printed before and after: on a busy
 machine the figures mean little (--repeat R keeps the best of R interleaved runs of each).
 
-    python bench/bench_grading.py [-k 24] [--jobs 2] [--repeat R] [--keep DIR]
+    python bench/bench_grading.py [-k 24] [--jobs 2] [--repeat R] [--course C] [--keep DIR]
 
 Adversarial cases that wait out a time limit (an infinite loop, a loop that ignores interrupts) are left
 out: they would measure the limit, not the grading.
 """
 import argparse
+import importlib
 import itertools
 import os
 import shutil
@@ -44,13 +49,15 @@ from tests.mistakes.computation_graphs import MISTAKES  # noqa: E402
 ASSIGNMENT = "02-computation-graphs"
 WAITS_FOR_A_LIMIT = {"infinite-loop", "ignores-interrupt"}
 
-GRADE_PARALLEL = """
+GRADE_COURSE = """
 import sys
 from pathlib import Path
+from course import cluster
 from course.layout import Course
-from course.parallel import grade_parallel
 course = Course(Path(sys.argv[1]))
-grade_parallel(course, sys.argv[2], course.students(), int(sys.argv[3]))
+with cluster.connect(jobs=int(sys.argv[2])) as client:
+    for assignment in course.assignments():
+        list(cluster.grade(client, course, assignment, course.students()))
 """
 
 EXECUTE = """
@@ -66,6 +73,8 @@ for path in sorted(Path(sys.argv[1]).glob(sys.argv[2] + "/*/*.ipynb")):
                        resources={"metadata": {"path": str(folder)}}).execute()
 """
 HONEST = "h*"  # student ids: h... for correct and mistaken submissions, a... for adversarial ones
+CATALOGUES = {"01-why-backprop": "why_backprop", "02-computation-graphs": "computation_graphs",
+              "03-layers": "layers", "04-homework": "homework"}
 
 
 def build_course(folder, k):
@@ -103,6 +112,27 @@ def build_course(folder, k):
     return course, kinds
 
 
+def build_whole_course(folder, students):
+    """A course folder with all four assignments generated and each student's four notebooks submitted."""
+    course = Course(Path(folder))
+    course.root.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course.root)
+    shutil.copytree(ROOT / "source", course.source)
+    grader = Grader(course, log=lambda *a: None)
+    for assignment in course.assignments():
+        grader.generate(assignment)
+        source = nbformat.read(course.source_notebook(assignment), as_version=4)
+        release = nbformat.read(course.release_notebook(assignment), as_version=4)
+        mistakes = importlib.import_module(f"tests.mistakes.{CATALOGUES[assignment]}").MISTAKES
+        for i in range(students):
+            nb = (submissions.perfect(source, release) if i % 2 == 0
+                  else submissions.with_mistake(source, release, mistakes[i // 2 % len(mistakes)]))
+            folder = course.submitted / f"s{i:03d}" / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / course.notebook_names(assignment)[0])
+    return course
+
+
 def timed(cmd, cwd):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
@@ -134,6 +164,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", type=int, default=24, help="number of submissions (default 24)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for course grade (default 2)")
+    parser.add_argument("--course", type=int, default=4, metavar="C",
+                        help="students for the whole-course run (default 4; 0 skips it)")
     parser.add_argument("--repeat", type=int, default=1, help="measure R times, keep the best of each (default 1)")
     parser.add_argument("--keep", help="build the course in this folder and keep it")
     args = parser.parse_args(argv)
@@ -149,38 +181,55 @@ def main(argv=None):
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
         nbgrader = str(Path(sys.executable).parent / "nbgrader")
-        honest = counts["correct"] + counts["mistaken"]
+        course_cmd = [sys.executable, "-m", "course", "grade", ASSIGNMENT]
+        honest_students = [s for s in sorted(kinds) if kinds[s] != "adversarial"]
+        honest = len(honest_students)
+        whole = build_whole_course(work / "whole", args.course) if args.course else None
+        if whole:
+            shutil.copy(whole.root / "gradebook.db", work / "whole-generated.db")
         best = {}
         for _ in range(args.repeat):  # interleaved, so that a busy spell does not favour one way
             fresh_start(course, generated)
             _keep_best(best, "plain", timed([nbgrader, "autograde", ASSIGNMENT, "--force"], course.root))
             plain_scores = scores(course)
             fresh_start(course, generated)
-            _keep_best(best, "parallel", timed([sys.executable, "-c", GRADE_PARALLEL, str(course.root), ASSIGNMENT,
-                                                str(args.jobs)], course.root))
-            parallel_scores = scores(course)
+            _keep_best(best, "cluster", timed(course_cmd + ["--jobs", str(args.jobs)], course.root))
+            cluster_scores = scores(course)
+            fresh_start(course, generated)
+            _keep_best(best, "course_honest", timed(course_cmd + [a for s in honest_students
+                                                                   for a in ("--student", s)], course.root))
             fresh_start(course, generated)
             _keep_best(best, "plain_honest", timed([nbgrader, "autograde", ASSIGNMENT, "--force",
                                                     f"--student={HONEST}"], course.root))
             _keep_best(best, "bare_honest", timed([sys.executable, "-c", EXECUTE, str(course.submitted), HONEST],
                                                   course.root))
-        plain, parallel, plain_honest, bare_honest = (best[x] for x in ("plain", "parallel", "plain_honest",
-                                                                        "bare_honest"))
+            if whole:
+                fresh_start(whole, work / "whole-generated.db")
+                _keep_best(best, "whole", timed([sys.executable, "-c", GRADE_COURSE, str(whole.root),
+                                                 str(args.jobs)], whole.root))
 
-        k = args.k
-        print(f"\n{f'best of {args.repeat}' if args.repeat > 1 else '':44}{'total':>8}{'per submission':>16}")
-        print(f"{f'all {k}: plain nbgrader autograde':44}{plain:7.1f}s{plain / k:15.2f}s")
-        print(f"{f'all {k}: course grade --jobs {args.jobs}':44}{parallel:7.1f}s{parallel / k:15.2f}s"
-              f"   speed-up {plain / parallel:.2f}x (target >= 1.8 with 2 jobs on 2 cores)")
-        print(f"{f'{honest} honest: plain nbgrader autograde':44}{plain_honest:7.1f}s{plain_honest / honest:15.2f}s")
-        print(f"{f'{honest} honest: nbclient execution only':44}{bare_honest:7.1f}s{bare_honest / honest:15.2f}s"
-              f"   autograde overhead {plain_honest / bare_honest:.2f}x (target <= 1.3)")
-        same = plain_scores == parallel_scores
+        k, (plain, clustered, course_honest, plain_honest, bare_honest) = args.k, (
+            best[x] for x in ("plain", "cluster", "course_honest", "plain_honest", "bare_honest"))
+        print(f"\n{f'best of {args.repeat}' if args.repeat > 1 else '':48}{'total':>8}{'per submission':>16}")
+        print(f"{f'all {k}: plain nbgrader autograde':48}{plain:7.1f}s{plain / k:15.2f}s")
+        print(f"{f'all {k}: course grade --jobs {args.jobs}':48}{clustered:7.1f}s{clustered / k:15.2f}s"
+              f"   speed-up {plain / clustered:.2f}x (target >= 1.9 with 2 jobs on 2 cores)")
+        print(f"{f'{honest} honest: course grade, one process':48}{course_honest:7.1f}s{course_honest / honest:15.2f}s"
+              f"   {course_honest / bare_honest:.2f}x bare (target <= 1.2)")
+        print(f"{f'{honest} honest: plain nbgrader autograde':48}{plain_honest:7.1f}s{plain_honest / honest:15.2f}s"
+              f"   {plain_honest / bare_honest:.2f}x bare")
+        print(f"{f'{honest} honest: nbclient execution only':48}{bare_honest:7.1f}s{bare_honest / honest:15.2f}s")
+        if whole:
+            n = len(whole.assignments())
+            print(f"{f'whole course: {n} notebooks x {args.course} students, --jobs {args.jobs}':48}"
+                  f"{best['whole']:7.1f}s{best['whole'] / (n * args.course):15.2f}s"
+                  f"   {best['whole'] / args.course:.1f} s per student")
+        same = plain_scores == cluster_scores
         print(f"\nsame score for every submission in both gradings of all {k}: {'yes' if same else 'NO'}")
         if not same:
             for student in sorted(plain_scores):
-                if plain_scores[student] != parallel_scores.get(student):
-                    print(f"  {student}: {plain_scores[student]} vs {parallel_scores.get(student)}")
+                if plain_scores[student] != cluster_scores.get(student):
+                    print(f"  {student}: {plain_scores[student]} vs {cluster_scores.get(student)}")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return 0 if same else 1
     finally:

@@ -1,3 +1,5 @@
 from course.cli import main
 
-raise SystemExit(main())
+# Guarded: local Dask workers are spawned processes, which import the main module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

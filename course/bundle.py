@@ -8,11 +8,13 @@ The course folder itself (source/, tests/, the gradebook, submissions) must neve
 import zipfile
 from pathlib import Path
 
-from course.layout import Course, CourseError
+from course.layout import ROOT, Course, CourseError
 
 NAME = "backprop-course-student"
 # What the release notebooks import: the checks their tests call, numerical gradients, drawings, the data.
-STUDENT_MODULES = ("__init__.py", "checks", "data.py", "diagnose.py", "gradcheck.py", "graphs.py", "widgets.py")
+# The catalogues in locale/ speak the Korean edition's messages.
+STUDENT_MODULES = ("__init__.py", "checks", "data.py", "diagnose.py", "gradcheck.py", "graphs.py", "i18n.py", "locale",
+                   "widgets.py")
 FILES = ("requirements.txt", "run.py")
 
 PYPROJECT = """[build-system]
@@ -42,14 +44,14 @@ current assignment, run its first cell first, and press Validate before you hand
 
 def student_files(course):
     """(path in the archive, file on disk) for everything a student gets."""
-    root = course.root
-    files = [(p.relative_to(root), p) for p in sorted(course.release.rglob("*"))
+    # An edition's course folder (ko/) has its own release/; the package and the set-up files are the course's.
+    files = [(Path("release") / p.relative_to(course.release), p) for p in sorted(course.release.rglob("*"))
              if p.is_file() and ".ipynb_checkpoints" not in p.parts]
     for name in STUDENT_MODULES:
-        path = root / "course" / name
-        found = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        files += [(p.relative_to(root), p) for p in found if "__pycache__" not in p.parts]
-    files += [(Path(name), root / name) for name in FILES]
+        path = ROOT / "course" / name
+        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files += [(p.relative_to(ROOT), p) for p in found if "__pycache__" not in p.parts]
+    files += [(Path(name), ROOT / name) for name in FILES]
     return files
 
 

@@ -2,7 +2,8 @@
 
     course demo                         generate everything, grade the example submissions, show the table
     course generate [ASSIGNMENT ...]    source/ -> release/ (nbgrader generate_assignment)
-    course grade ASSIGNMENT [--student S ...] [--jobs N] [--no-sandbox]   autograde submitted/ (in N worker processes)
+    course grade ASSIGNMENT [--student S ...] [--jobs N | --scheduler tcp://HOST:8786] [--no-sandbox]
+                                        autograde submitted/ (on N local workers, or on a Dask cluster)
     course feedback ASSIGNMENT          feedback/ HTML without hidden test code
     course export [--csv grades.csv]    scores and statuses of everything graded so far
     course report [--html report.html]  the instructor's report with plots, and the CSVs beside it
@@ -64,20 +65,30 @@ def generate(grader, assignments):
         _progress(i, len(assignments), f"{name} -> {release}/{name}/ ({time.perf_counter() - start:.1f} s)")
 
 
-def grade(grader, assignment, students, jobs=1):
-    from course import parallel
+def grader_options(grader):
+    """Keyword arguments for every Grader the cluster's workers make: the same settings as ``grader``'s."""
+    return {"sandbox": grader.sandbox}
 
-    if jobs > 1 and len(students) > 1:
-        results = parallel.grade_parallel(grader.course, assignment, students, jobs, progress=_progress,
-                                          sandbox=grader.sandbox)
+
+def grade(grader, assignment, students, client=None, options=None):
+    """Autograde here, one after the other, or on the Dask cluster of ``client``; each result is saved at once
+    (if the cluster is lost half-way, what was graded stays graded)."""
+    if client is None:
+        graded = (_autograde_here(grader, assignment, student, i, len(students))
+                  for i, student in enumerate(students, 1))
     else:
-        results = []
-        for i, student in enumerate(students, 1):
-            result = grader.autograde(student, assignment)
-            _progress(i, len(students), f"{assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
-            results.append(result)
-    _save_status(grader.course, results)
+        graded = cluster.grade(client, grader.course, assignment, students, options, progress=_progress)
+    results = []
+    for result in graded:
+        _save_status(grader.course, [result])
+        results.append(result)
     return results
+
+
+def _autograde_here(grader, assignment, student, i, n):
+    result = grader.autograde(student, assignment)
+    _progress(i, n, f"{assignment} / {student}: {result.summary()} ({result.seconds:.1f} s)")
+    return result
 
 
 def feedback(grader, results):
@@ -119,8 +130,9 @@ def cmd_demo(grader, args):
     print(t("3. Autograding ({jobs} worker processes)", jobs=jobs) if jobs > 1 else
           t("3. Autograding (1 worker process)"), flush=True)
     results = []
-    for assignment in names:
-        results += grade(grader, assignment, todo.get(assignment, []), jobs)
+    with cluster.connect(jobs=jobs) as client:
+        for assignment in names:
+            results += grade(grader, assignment, todo.get(assignment, []), client, grader_options(args))
 
     print(t("4. Feedback (hidden tests removed, diagnostic messages kept)"), flush=True)
     feedback(grader, results)
@@ -151,7 +163,13 @@ def cmd_grade(grader, args):
         raise CourseError(t("nothing to grade: {folder} holds no student folders", folder=grader.course.submitted))
     from course.grading import GRADED, NO_SUBMISSION, table
 
-    results = grade(grader, assignment, students, args.jobs)
+    if args.jobs or args.scheduler:
+        from course import cluster
+
+        with cluster.connect(jobs=args.jobs, scheduler=args.scheduler) as client:
+            results = grade(grader, assignment, students, client, grader_options(grader))
+    else:
+        results = grade(grader, assignment, students)
     print()
     print(table(results, [assignment]))
     return 0 if all(r.status in (GRADED, NO_SUBMISSION) for r in results) else 1
@@ -254,7 +272,11 @@ def main(argv=None):
     p = add_parser("grade", help="autograde submitted/")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    p.add_argument("--jobs", type=int, default=1, help="grade in this many worker processes")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, help="grade on a local Dask cluster of this many worker processes")
+    where.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help="grade on the Dask cluster of this scheduler (docs/cluster.md)")
+    p = add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run submissions' code without the sandbox (it can then read and change the course folder)")
     p = add_parser("feedback", help="write feedback HTML for what was graded")

@@ -16,11 +16,10 @@ import time
 import nbformat
 import pytest
 
-from course import limits, scan, submissions
+from course import cluster, limits, scan, submissions
 from course.execution import GuardedExecute
 from course.grading import GRADED, NOT_GRADED, Grader, table, write_csv
 from course.layout import Course
-from course.parallel import grade_parallel
 from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, attack_course
 from tests.conftest import ASSIGNMENTS
 
@@ -61,11 +60,12 @@ def batch(tmp_path_factory):
         submit(case.build, case.name)
     before = _digest(course.submitted)
     start = time.perf_counter()
-    results = grade_parallel(course, ASSIGNMENT, list(BY_NAME), WORKERS)
-    seconds = time.perf_counter() - start
-    graded = {r.student: {"result": r, "messages": _messages(course, r.student)} for r in results}
-    for again in grade_parallel(course, ASSIGNMENT, TWICE, WORKERS):
-        graded[again.student]["again"] = (again, _messages(course, again.student))
+    with cluster.connect(jobs=WORKERS) as client:
+        results = list(cluster.grade(client, course, ASSIGNMENT, list(BY_NAME)))
+        seconds = time.perf_counter() - start
+        graded = {r.student: {"result": r, "messages": _messages(course, r.student)} for r in results}
+        for again in cluster.grade(client, course, ASSIGNMENT, TWICE):
+            graded[again.student]["again"] = (again, _messages(course, again.student))
     for name in FEEDBACK:
         graded[name]["feedback"] = [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
     print(f"\n{len(CASES)} adversarial submissions graded in {seconds:.0f} s on {WORKERS} workers "

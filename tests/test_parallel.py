@@ -1,14 +1,14 @@
-"""`course grade --jobs N` gives what sequential grading gives: the same results, the same gradebook
-rows and the same messages in the autograded notebooks, for every Part 2 submission of the session's
-sequential grading (perfect, untouched, every catalogued mistake) plus adversarial ones (not graded,
-or graded and flagged)."""
+"""`course grade --jobs N` (a local Dask cluster, course/cluster.py) gives what sequential grading gives:
+the same results, the same gradebook rows and the same messages in the autograded notebooks, for every
+Part 2 submission of the session's sequential grading (perfect, untouched, every catalogued mistake) plus
+adversarial ones (not graded, or graded and flagged); regrading keeps what a grader entered by hand."""
 import dataclasses
 import shutil
 
 import nbformat
 import pytest
 
-from course import parallel, submissions
+from course import cluster, records, submissions
 from course.grading import Grader
 from tests.adversarial import CASES
 from tests.conftest import make_course_copy, write_submission
@@ -53,7 +53,7 @@ def messages(course, student):
 def gradebook_rows(course, students):
     """Every value the gradebook holds about these students' submissions (no ids: they differ per gradebook)."""
     with Grader(course).api.gradebook as gb:
-        return {s: parallel.record(gb, ASSIGNMENT, s) for s in students}
+        return {s: records.record(gb, ASSIGNMENT, s) for s in students}
 
 
 def clean_copy(graded_course, dest):
@@ -78,8 +78,19 @@ def write_adversarial(course):
     return list(ADVERSARIAL)
 
 
+def grade_on(client, course, students, **kwargs):
+    return list(cluster.grade(client, course, ASSIGNMENT, students, **kwargs))
+
+
 @pytest.fixture(scope="module")
-def both(graded, tmp_path_factory):
+def client():
+    """A local cluster of two worker processes, as `course grade --jobs 2` starts."""
+    with cluster.connect(jobs=2) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def both(graded, client, tmp_path_factory):
     """Sequential and parallel grading of the same submissions, each captured right after it ran."""
     seq_course, seq_results = graded[ASSIGNMENT]
     course = clean_copy(seq_course, tmp_path_factory.mktemp("parallel"))
@@ -101,8 +112,7 @@ def both(graded, tmp_path_factory):
 
     students = sorted(seq)
     lines = []
-    results = parallel.grade_parallel(course, ASSIGNMENT, students, jobs=2,
-                                      progress=lambda i, n, text: lines.append((i, n, text)))
+    results = grade_on(client, course, students, progress=lambda i, n, text: lines.append((i, n, text)))
     return {
         "course": course, "students": students, "progress": lines,
         "sequential": (seq, seq_messages, seq_rows),
@@ -115,7 +125,7 @@ def both(graded, tmp_path_factory):
 
 def test_every_submission_gets_the_sequential_result(both):
     seq, par = both["sequential"][0], both["parallel"][0]
-    assert list(par) == both["students"], "one result per student, in the order asked"
+    assert sorted(par) == both["students"] and len(par) == len(seq), "one result per student"
     assert {r["status"] for r in seq.values()} >= {"graded", "not graded"}
     assert seq["patch-numpy"]["flags"], "flags are compared too"
     for student in both["students"]:
@@ -139,14 +149,21 @@ def test_autograded_notebooks_carry_the_same_messages(both):
         assert par_messages[student] == seq_messages[student], student
 
 
-def test_regrading_in_parallel_replaces_the_earlier_result(both):
+def test_regrading_replaces_the_earlier_result_and_keeps_manual_grading(both, client):
     course = both["course"]
     student = next(s for s in both["students"] if s.startswith("mistake-"))
     assert both["main"][student]["score"] < both["main"][student]["max_score"]
+    with Grader(course).api.gradebook as gb:  # a grader's comment in the formgrader, before the regrade
+        comment = gb.find_submission(ASSIGNMENT, student).notebooks[0].comments[0]
+        comment.manual_comment, commented = "see me after class", comment.name
+        gb.db.commit()
     source = nbformat.read(course.source_notebook(ASSIGNMENT), as_version=4)
     release = nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
     write_submission(course, student, ASSIGNMENT, submissions.perfect(source, release))
-    [result] = parallel.grade_parallel(course, ASSIGNMENT, [student], jobs=2)
+    [result] = grade_on(client, course, [student])
     in_gradebook = Grader(course).result(student, ASSIGNMENT)
     assert result.status == in_gradebook.status == "graded"
     assert result.score == in_gradebook.score == in_gradebook.max_score
+    with Grader(course).api.gradebook as gb:
+        kept = {c.name: c.manual_comment for c in gb.find_submission(ASSIGNMENT, student).notebooks[0].comments}
+    assert kept[commented] == "see me after class"

@@ -3,9 +3,10 @@
 The test starts its own server (Debian's postgresql: initdb into a temporary folder, pg_ctl on
 127.0.0.1 and a free port, as the `postgres` user when we are root) and stops it afterwards.  Two
 course folders in two processes stand for two machines: both point COURSE_DB_URL at the one database
-and grade their share of the Part 2 submissions at the same time, one of them with two worker
-processes.  Every result must reach the shared gradebook and equal what sequential grading with
-SQLite gave.
+and grade their share of the Part 2 submissions at the same time on local Dask clusters, one of
+them with two worker processes.  Only the two grading clients write the database (their workers grade
+into private SQLite gradebooks).  Every result must reach the shared gradebook and equal what
+sequential grading with SQLite gave.
 """
 import glob
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from course import parallel
+from course import cluster
 from course.grading import Grader
 from tests.conftest import make_course_copy
 from tests.test_parallel import ASSIGNMENT, comparable, gradebook_rows, messages, scores
@@ -30,10 +31,11 @@ pytestmark = pytest.mark.pipeline
 GRADE_AND_PRINT = """
 import dataclasses, json, sys
 from pathlib import Path
+from course import cluster
 from course.layout import Course
-from course.parallel import grade_parallel
 root, assignment, jobs, *students = sys.argv[1:]
-results = grade_parallel(Course(Path(root)), assignment, students, int(jobs))
+with cluster.connect(jobs=int(jobs)) as client:
+    results = list(cluster.grade(client, Course(Path(root)), assignment, students))
 print(json.dumps([{k: v for k, v in dataclasses.asdict(r).items() if k != "seconds"} for r in results]))
 """
 
@@ -126,8 +128,9 @@ def test_two_machines_grade_into_one_postgres_gradebook(postgres_url, graded, tm
     machine_b = subprocess.Popen([sys.executable, "-c", GRADE_AND_PRINT, str(courses["machine-b"].root), ASSIGNMENT,
                                   str(jobs_b), *share_b], stdout=subprocess.PIPE, text=True)
     share_a, jobs_a = machines["machine-a"]
-    results = {r.student: ("machine-a", as_json(comparable(r)))
-               for r in parallel.grade_parallel(courses["machine-a"], ASSIGNMENT, share_a, jobs_a)}
+    with cluster.connect(jobs=jobs_a) as client:
+        results = {r.student: ("machine-a", as_json(comparable(r)))
+                   for r in cluster.grade(client, courses["machine-a"], ASSIGNMENT, share_a)}
     out, _ = machine_b.communicate(timeout=600)
     assert machine_b.returncode == 0
     results.update({r["student"]: ("machine-b", r) for r in json.loads(out.splitlines()[-1])})

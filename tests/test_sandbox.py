@@ -1,10 +1,10 @@
 """The wall around every grading kernel (course/sandbox.py), attacked through the real pipeline.
 
-One course copy; one batch graded by ``grade_parallel`` (two workers, real nbgrader, real bwrap) after an honest
+One course copy; one batch graded on a local Dask cluster (two workers, real nbgrader, real bwrap) after an honest
 wrong baseline graded in the test's own process, every case of tests/adversarial/wall.py, then the "next students": the same wrong
 notebook again, and the perfect one whose work the attacks try to read and change.  For each attack: no point it did not earn, its own output says the wall stopped it,
 no byte of the course tree changed, nothing of the instructor's in its feedback, and the next students are
-graded exactly as the baseline.  The attacks ran in the parallel workers, so those are sandboxed too.
+graded exactly as the baseline.  The attacks ran on the cluster's workers, so those are sandboxed too.
 """
 import hashlib
 import html
@@ -21,10 +21,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import sandbox
+from course import cluster, sandbox
 from course.grading import GRADED, Grader, Result, table, write_csv
 from course.layout import ROOT
-from course.parallel import grade_parallel
 from tests.adversarial import ALL_WRONG, ASSIGNMENT, answers, attack_course
 from tests.adversarial.wall import NEIGHBOUR, cases
 from tests.test_notebooks import _hidden_lines, _solution_lines
@@ -136,7 +135,8 @@ def _grade_batch(tmp, token, canary_home, loopback):
     start = time.perf_counter()
     # The baseline in this process first: workers forked after a kernel ran here must work (the demo does this).
     results = {BASELINE: grader.autograde(BASELINE, ASSIGNMENT)}
-    results.update({r.student: r for r in grade_parallel(course, ASSIGNMENT, order, 2)})
+    with cluster.connect(jobs=2) as client:
+        results.update({r.student: r for r in cluster.grade(client, course, ASSIGNMENT, order)})
     seconds = time.perf_counter() - start
     feedback = {name: [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
                 for name, r in results.items() if r.status == GRADED}
