@@ -276,7 +276,6 @@ def main(argv=None):
     where.add_argument("--jobs", type=int, help="grade on a local Dask cluster of this many worker processes")
     where.add_argument("--scheduler", metavar="tcp://HOST:8786",
                        help="grade on the Dask cluster of this scheduler (docs/cluster.md)")
-    p = add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run submissions' code without the sandbox (it can then read and change the course folder)")
     p = add_parser("feedback", help="write feedback HTML for what was graded")

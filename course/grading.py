@@ -121,7 +121,7 @@ class Grader:
         if links:
             # nbgrader would copy what they point to (another student's notebook, source/) into autograded/
             return NOT_GRADED, t("{folder} holds symbolic links ({links}): a submission is plain files; ask the student "
-                                  "to hand in the files themselves", folder=rel(folder), links=", ".join(links[:3])))
+                                 "to hand in the files themselves", folder=rel(folder), links=", ".join(links[:3]))
         for name in self.course.notebook_names(assignment):
             path = folder / name
             if not path.exists():

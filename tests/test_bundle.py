@@ -72,7 +72,7 @@ def test_the_student_helpers_import_without_the_rest_of_the_course(archive, tmp_
     with zipfile.ZipFile(path) as z:
         z.extractall(tmp_path)
     folder = tmp_path / bundle.NAME
-    imports = "import course, course.checks.numerical, course.checks.computation_graphs, course.checks.layers, " \
+    imports = "import course, course.checks.why_backprop, course.checks.computation_graphs, course.checks.layers, " \
               "course.checks.homework, course.graphs, course.widgets, course.data; print(course.__file__)"
     run = subprocess.run([sys.executable, "-c", imports], cwd=folder, capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(folder), "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
