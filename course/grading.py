@@ -294,7 +294,7 @@ def unsandboxed_notice(results):
     outside = unsandboxed(results)
     if not outside:
         return ""
-    return (f"UNSANDBOXED: {len(outside)} of these submissions were graded without the sandbox (--no-sandbox): "
+    return (f"UNSANDBOXED: {len(outside)} of these submissions were graded without the sandbox: "
             "their code could read and change the course folder, so their grades are only as trustworthy as their code.")
 
 
