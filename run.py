@@ -72,8 +72,9 @@ def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    if sys.version_info < (3, 10):
-        sys.exit("Python 3.10 or newer is needed (3.11 is what the course is tested with).")
+    if sys.version_info < (3, 11, 5):
+        sys.exit("Python 3.11.5 or newer is needed: the pinned packages in requirements.txt need it "
+                 "(Debian 12's python3 is 3.11.2; use a newer Python, e.g. from pyenv).")
     ensure_venv()
     env = dict(os.environ, PYTHONNOUSERSITE="1", VIRTUAL_ENV=str(VENV),
                PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
