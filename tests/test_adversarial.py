@@ -21,12 +21,16 @@ from course.execution import GuardedExecute
 from course.grading import GRADED, NOT_GRADED, Grader, table, write_csv
 from course.layout import Course
 from course.parallel import grade_parallel
-from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES
+from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, SANDBOXED
 from tests.conftest import ASSIGNMENTS, make_course_copy
 
 BY_NAME = {case.name: case for case in CASES}
-TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop")
-FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit")
+TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop", "mistake-mul")
+# Races get a second chance, graded first in the second pass, so that the workers grade the students after
+# them (TWICE) right after an attack.
+RACY = tuple(case.name for case in CASES if case.racy)
+FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit") + tuple(
+    case.name for case in CASES if case.honest)
 WORKERS = 2
 # Attacks that still earn points, and what it takes to stop them.
 # The test copy's limits: a short per-cell timeout keeps the loops cheap, 2 GiB keeps the 20 GB attempt safe.
@@ -72,7 +76,7 @@ def batch(tmp_path_factory):
     results = grade_parallel(course, ASSIGNMENT, list(BY_NAME), WORKERS)
     seconds = time.perf_counter() - start
     graded = {r.student: {"result": r, "messages": _messages(course, r.student)} for r in results}
-    for again in grade_parallel(course, ASSIGNMENT, TWICE, WORKERS):
+    for again in grade_parallel(course, ASSIGNMENT, RACY + TWICE, WORKERS):
         graded[again.student]["again"] = (again, _messages(course, again.student))
     for name in FEEDBACK:
         graded[name]["feedback"] = [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
@@ -93,10 +97,18 @@ def test_memory_limit_stops_a_huge_allocation():
     _check_memory_limit_works()
 
 
-def _unearned(case, result):
+def _cells(result):
+    return {cell: score for cell, (score, _) in result.cells.items()}
+
+
+def _unearned(case, result, graded):
     """What a graded case scored beyond what it earned (empty when nothing)."""
-    earned = {cell: score for cell, (score, _) in result.cells.items()}
+    earned = _cells(result)
     problems = [f"{cell} earned {earned[cell]}" for cell in case.zero if earned[cell] != 0]
+    if case.honest and (SANDBOXED or not case.needs_sandbox):
+        honest = _cells(graded[case.honest]["result"])
+        problems += [f"{cell} earned {earned[cell]}, the honest mistake alone {honest[cell]}"
+                     for cell in earned if earned[cell] > honest[cell]]
     if case.most is not None and result.score > case.most:
         problems.append(f"{result.score} points, at most {case.most} earned")
     if case.exact is not None and result.score != case.exact:
@@ -120,8 +132,26 @@ def test_attack_earns_nothing_and_the_table_says_what_happened(batch, name):
     if result.status != GRADED:
         return
     assert set(result.cells) == set(ALL_TESTS) and result.max_score == 13, result.cells
-    problems = _unearned(case, result)
+    problems = _unearned(case, result, batch["graded"])
     assert not problems, f"{case.what}: {'; '.join(problems)}"
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("name", RACY)
+def test_a_race_loses_on_its_second_chance_too(batch, name):
+    case, entry = BY_NAME[name], batch["graded"][name]
+    again = entry["again"][0]
+    assert again.status == GRADED, again.summary()
+    problems = _unearned(case, again, batch["graded"])
+    assert not problems, f"{case.what}, graded again: {'; '.join(problems)}"
+
+
+@pytest.mark.pipeline
+def test_the_reference_mistakes_are_mistakes(batch):
+    """An attack's bound is its honest mistake's score: that mistake must lose points of its own."""
+    for name in {case.honest for case in CASES if case.honest}:
+        result = batch["graded"][name]["result"]
+        assert result.status == GRADED and 0 < result.score < result.max_score, result.summary()
 
 
 @pytest.mark.pipeline
@@ -176,11 +206,6 @@ def test_table_and_csv_report_every_status(batch, tmp_path):
         if row["status"] == NOT_GRADED:
             assert row["reason"]
     assert any(row["flags"] for row in rows) and any(row["notes"] for row in rows)
-
-
-@pytest.mark.pipeline
-def test_batch_stays_fast(batch):
-    assert batch["seconds"] < 300, f"the adversarial batch took {batch['seconds']:.0f} s"
 
 
 # -- parts that need no nbgrader -----------------------------------------------------------------

@@ -3,7 +3,9 @@
 Each :class:`Case` writes one student's folder under submitted/ and says what grading it must get: the
 status (and the words of the reason when it is not graded), the test cells that must score 0, the
 most it may score, and what the notes and flags must mention.  Most attacks come with wrong answers
-("all wrong" below scores 0 when graded honestly), so any point they get is a point not earned.
+("all wrong" below scores 0 when graded honestly), so any point they get is a point not earned; the
+attacks of :mod:`tests.adversarial.during` hide one catalogued mistake each and may score no more than
+that mistake alone.
 """
 import json
 from dataclasses import dataclass
@@ -14,6 +16,9 @@ import nbformat
 from course import submissions
 
 ASSIGNMENT = "02-computation-graphs"
+# Whether grading runs behind the sandbox ("Grading behind a wall"), which keeps course.judge out of the
+# kernel's reach.  Not on this branch: the cases marked needs_sandbox are held to their bound once it is.
+SANDBOXED = False
 MUL_TESTS = ("test_mul_layer_apple", "test_mul_layer_random")
 ADD_TESTS = ("test_add_layer_numbers", "test_add_layer_random")
 GRAPH_TESTS = ("test_shopping_book_numbers", "test_shopping_random", "test_drinks_quiz", "test_drinks_random")
@@ -375,6 +380,9 @@ class Case:
     notes: tuple = ()  # words some note must contain
     flags: tuple = ()  # words some flag must contain
     exact: float = None  # the score it must get (honest work, fully earned)
+    honest: str = ""  # the case of the honest mistake it hides: no cell may score more than that case's
+    racy: bool = False  # a race in the student's process: graded a second time, each run judged on its own
+    needs_sandbox: bool = False  # only the sandbox keeps it from its points (see SANDBOXED)
 
 
 def _write(nb, folder, filename):
@@ -584,3 +592,7 @@ CASES = [
     Case("empty-folder", "an assignment folder with nothing in it", empty_folder, status="not graded",
          reason="holds no notebook"),
 ]
+
+from tests.adversarial import during  # noqa: E402  (its cases are built from the helpers above)
+
+CASES += during.CASES
