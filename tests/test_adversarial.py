@@ -2,7 +2,8 @@
 
 Every case of the catalogue is autograded in one course copy: no case earns a point it did not earn,
 every other student (the perfect one included) is still graded, and the result says what happened
-instead of a silent 0.  Some cases are graded twice (identical scores and messages), a few get their
+instead of a silent 0; an attack that hides an honest mistake scores, cell by cell, no more than that
+mistake graded alone in the same batch.  Some cases are graded twice (identical scores and messages), a few get their
 feedback page (no hidden test line in it), and submitted/ is never written.
 """
 import csv
@@ -32,7 +33,8 @@ RACY = tuple(case.name for case in CASES if case.racy)
 FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit") + tuple(
     case.name for case in CASES if case.honest)
 WORKERS = 2
-# Attacks that still earn points, and what it takes to stop them.
+# Attacks that still earn points on this branch: only the sandbox stops them (their bound waits for SANDBOXED).
+STILL_EARN = tuple(case.name for case in CASES if case.needs_sandbox and not SANDBOXED)
 # The test copy's limits: a short per-cell timeout keeps the loops cheap, 2 GiB keeps the 20 GB attempt safe.
 LIMITS = "\nc.Execute.timeout = 5\nc.LimitedKernelManager.memory_limit = 2 * 2**30\n"
 
@@ -81,7 +83,13 @@ def batch(tmp_path_factory):
     for name in FEEDBACK:
         graded[name]["feedback"] = [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
     print(f"\n{len(CASES)} adversarial submissions graded in {seconds:.0f} s on {WORKERS} workers "
-          f"({sum(r.seconds for r in results):.0f} s of grading)")
+          f"({sum(r.seconds for r in results):.0f} s of grading); still earning points without the sandbox: "
+          f"{', '.join(STILL_EARN) or 'none'}")
+    for case in CASES:
+        if case.honest:
+            runs = [graded[case.name]["result"]] + [graded[case.name]["again"][0]] * ("again" in graded[case.name])
+            print(f"  {case.name}: {' then '.join(str(r.score) for r in runs)} "
+                  f"(the honest mistake {case.honest}: {graded[case.honest]['result'].score})")
     return {"course": course, "graded": graded, "before": before, "seconds": seconds}
 
 
@@ -134,6 +142,9 @@ def test_attack_earns_nothing_and_the_table_says_what_happened(batch, name):
     assert set(result.cells) == set(ALL_TESTS) and result.max_score == 13, result.cells
     problems = _unearned(case, result, batch["graded"])
     assert not problems, f"{case.what}: {'; '.join(problems)}"
+    messages = batch["graded"][name]["messages"]
+    for cell, words in case.says:
+        assert any(words in message for message in messages[cell]), messages[cell]
 
 
 @pytest.mark.pipeline

@@ -383,6 +383,7 @@ class Case:
     honest: str = ""  # the case of the honest mistake it hides: no cell may score more than that case's
     racy: bool = False  # a race in the student's process: graded a second time, each run judged on its own
     needs_sandbox: bool = False  # only the sandbox keeps it from its points (see SANDBOXED)
+    says: tuple = ()  # (test cell, words its failure message must contain): which wall stopped it
 
 
 def _write(nb, folder, filename):

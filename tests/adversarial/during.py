@@ -390,24 +390,27 @@ CASES = [
          zero=("test_mul_layer_random",), flags=(THREADS, FRAMES), racy=True),
     Case("profile-numerical", "sys.setprofile rewrites the recorded backward with a numerical gradient of the "
          "student's forward", answers({"mul_layer": PROFILE_NUMERICAL}), honest=HONEST_MUL,
-         zero=("test_mul_layer_random",), flags=(FRAMES, OWN_CHECKS)),
+         zero=("test_mul_layer_random",), flags=(FRAMES, OWN_CHECKS),
+         says=(("test_mul_layer_random", "for inputs near 1e13 (use the local derivative"),)),
     Case("trace-easy-cases", "sys.settrace rewrites each case the exercise runs into one the wrong backward "
          "gets right", answers({"mul_layer": TRACE_EASY_CASES}), honest=HONEST_MUL,
-         zero=("test_mul_layer_random",), flags=(FRAMES, OWN_CHECKS)),
+         zero=("test_mul_layer_random",), flags=(FRAMES, OWN_CHECKS),
+         says=(("test_mul_layer_random", "forward output for shape"),)),
     Case("gc-hunt", "gc.get_objects() searched for the judge's checks and expected values",
          answers({"mul_layer": GC_HUNT}), honest=HONEST_MUL, zero=("test_mul_layer_random",), flags=(FRAMES,)),
     # Without the sandbox the judge is importable and this earns every point (flagged for review); behind
     # the sandbox the import fails and the honest mistake is all that is left.
     Case("import-judge", "course.judge imported from the student's code for its exact rule",
-         answers({"mul_layer": IMPORT_JUDGE}), honest=HONEST_MUL, zero=("test_mul_layer_random",),
-         flags=(OWN_CHECKS,), needs_sandbox=True),
+         answers({"mul_layer": IMPORT_JUDGE}), honest=HONEST_MUL, flags=(OWN_CHECKS,), needs_sandbox=True),
     Case("shifty-values", "backward returns objects that convert differently each time and search the frames "
          "for an expected value", answers({"mul_layer": SHIFTY_VALUES}), honest=HONEST_MUL,
          zero=("test_mul_layer_random",), flags=(FRAMES, "compare or convert")),
     Case("forged-records", "record outputs forged in the answer cell and during the hidden test, and a "
          "printed verdict", answers({"mul_layer": FORGED_RECORDS}), honest=HONEST_MUL,
-         zero=("test_mul_layer_random",), flags=(FRAMES, "reaches into IPython")),
+         zero=("test_mul_layer_random",), flags=(FRAMES, "reaches into IPython"),
+         says=(("test_mul_layer_random", "more than one record"),)),
     Case("forged-sink", "the recorder's sink replaced during the test: failing entries dropped, the record "
          "marked complete", answers({"mul_layer": FORGED_SINK}), honest=HONEST_MUL,
-         zero=("test_mul_layer_random",), flags=("patches course", OWN_CHECKS)),
+         zero=("test_mul_layer_random",), flags=("patches course", OWN_CHECKS),
+         says=(("test_mul_layer_random", "the test recorded no result"),)),
 ]
