@@ -87,7 +87,8 @@ def batch(tmp_path_factory):
           f"{', '.join(STILL_EARN) or 'none'}")
     for case in CASES:
         if case.honest:
-            runs = [graded[case.name]["result"]] + [graded[case.name]["again"][0]] * ("again" in graded[case.name])
+            entry = graded[case.name]
+            runs = [entry["result"]] + ([entry["again"][0]] if "again" in entry else [])
             print(f"  {case.name}: {' then '.join(str(r.score) for r in runs)} "
                   f"(the honest mistake {case.honest}: {graded[case.honest]['result'].score})")
     return {"course": course, "graded": graded, "before": before, "seconds": seconds}
