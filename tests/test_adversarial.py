@@ -2,7 +2,8 @@
 
 Every case of the catalogue is autograded in one course copy: no case earns a point it did not earn,
 every other student (the perfect one included) is still graded, and the result says what happened
-instead of a silent 0.  Some cases are graded twice (identical scores and messages), a few get their
+instead of a silent 0; an attack that hides an honest mistake scores, cell by cell, no more than that
+mistake graded alone in the same batch.  Some cases are graded twice (identical scores and messages), a few get their
 feedback page (no hidden test line in it), and submitted/ is never written.
 """
 import csv
@@ -20,14 +21,19 @@ from course import cluster, limits, scan, submissions
 from course.execution import GuardedExecute
 from course.grading import GRADED, NOT_GRADED, Grader, table, write_csv
 from course.layout import Course
-from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, attack_course
+from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, SANDBOXED, attack_course
 from tests.conftest import ASSIGNMENTS
 
 BY_NAME = {case.name: case for case in CASES}
-TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop")
-FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit")
+TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop", "mistake-mul")
+# Races get a second chance, graded first in the second pass, so that the workers grade the students after
+# them (TWICE) right after an attack.
+RACY = tuple(case.name for case in CASES if case.racy)
+FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit") + tuple(
+    case.name for case in CASES if case.honest)
 WORKERS = 2
-# Attacks that still earn points, and what it takes to stop them.
+# Attacks that still earn points on this branch: only the sandbox stops them (their bound waits for SANDBOXED).
+STILL_EARN = tuple(case.name for case in CASES if case.needs_sandbox and not SANDBOXED)
 # The test copy's limits: a short per-cell timeout keeps the loops cheap, 2 GiB keeps the 20 GB attempt safe.
 LIMITS = "\nc.Execute.timeout = 5\nc.LimitedKernelManager.memory_limit = 2 * 2**30\n"
 
@@ -64,12 +70,19 @@ def batch(tmp_path_factory):
         results = list(cluster.grade(client, course, ASSIGNMENT, list(BY_NAME)))
         seconds = time.perf_counter() - start
         graded = {r.student: {"result": r, "messages": _messages(course, r.student)} for r in results}
-        for again in cluster.grade(client, course, ASSIGNMENT, TWICE):
+        for again in cluster.grade(client, course, ASSIGNMENT, RACY + TWICE):
             graded[again.student]["again"] = (again, _messages(course, again.student))
     for name in FEEDBACK:
         graded[name]["feedback"] = [_page_text(p) for p in grader.feedback(name, ASSIGNMENT)]
     print(f"\n{len(CASES)} adversarial submissions graded in {seconds:.0f} s on {WORKERS} workers "
-          f"({sum(r.seconds for r in results):.0f} s of grading)")
+          f"({sum(r.seconds for r in results):.0f} s of grading); still earning points without the sandbox: "
+          f"{', '.join(STILL_EARN) or 'none'}")
+    for case in CASES:
+        if case.honest:
+            entry = graded[case.name]
+            runs = [entry["result"]] + ([entry["again"][0]] if "again" in entry else [])
+            print(f"  {case.name}: {' then '.join(str(r.score) for r in runs)} "
+                  f"(the honest mistake {case.honest}: {graded[case.honest]['result'].score})")
     return {"course": course, "graded": graded, "before": before, "seconds": seconds}
 
 
@@ -85,10 +98,18 @@ def test_memory_limit_stops_a_huge_allocation():
     _check_memory_limit_works()
 
 
-def _unearned(case, result):
+def _cells(result):
+    return {cell: score for cell, (score, _) in result.cells.items()}
+
+
+def _unearned(case, result, graded):
     """What a graded case scored beyond what it earned (empty when nothing)."""
-    earned = {cell: score for cell, (score, _) in result.cells.items()}
+    earned = _cells(result)
     problems = [f"{cell} earned {earned[cell]}" for cell in case.zero if earned[cell] != 0]
+    if case.honest and (SANDBOXED or not case.needs_sandbox):
+        honest = _cells(graded[case.honest]["result"])
+        problems += [f"{cell} earned {earned[cell]}, the honest mistake alone {honest[cell]}"
+                     for cell in earned if earned[cell] > honest[cell]]
     if case.most is not None and result.score > case.most:
         problems.append(f"{result.score} points, at most {case.most} earned")
     if case.exact is not None and result.score != case.exact:
@@ -112,8 +133,29 @@ def test_attack_earns_nothing_and_the_table_says_what_happened(batch, name):
     if result.status != GRADED:
         return
     assert set(result.cells) == set(ALL_TESTS) and result.max_score == 13, result.cells
-    problems = _unearned(case, result)
+    problems = _unearned(case, result, batch["graded"])
     assert not problems, f"{case.what}: {'; '.join(problems)}"
+    messages = batch["graded"][name]["messages"]
+    for cell, words in case.says:
+        assert any(words in message for message in messages[cell]), messages[cell]
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("name", RACY)
+def test_a_race_loses_on_its_second_chance_too(batch, name):
+    case, entry = BY_NAME[name], batch["graded"][name]
+    again = entry["again"][0]
+    assert again.status == GRADED, again.summary()
+    problems = _unearned(case, again, batch["graded"])
+    assert not problems, f"{case.what}, graded again: {'; '.join(problems)}"
+
+
+@pytest.mark.pipeline
+def test_the_reference_mistakes_are_mistakes(batch):
+    """An attack's bound is its honest mistake's score: that mistake must lose points of its own."""
+    for name in {case.honest for case in CASES if case.honest}:
+        result = batch["graded"][name]["result"]
+        assert result.status == GRADED and 0 < result.score < result.max_score, result.summary()
 
 
 @pytest.mark.pipeline

@@ -3,7 +3,9 @@
 Each :class:`Case` writes one student's folder under submitted/ and says what grading it must get: the
 status (and the words of the reason when it is not graded), the test cells that must score 0, the
 most it may score, and what the notes and flags must mention.  Most attacks come with wrong answers
-("all wrong" below scores 0 when graded honestly), so any point they get is a point not earned.
+("all wrong" below scores 0 when graded honestly), so any point they get is a point not earned; the
+attacks of :mod:`tests.adversarial.during` hide one catalogued mistake each and may score no more than
+that mistake alone.
 """
 import json
 from dataclasses import dataclass
@@ -11,10 +13,13 @@ from typing import Callable
 
 import nbformat
 
-from course import submissions
+from course import sandbox, submissions
 from course.grading import Grader
 
 ASSIGNMENT = "02-computation-graphs"
+# Whether grading runs behind the sandbox (course/sandbox.py), which keeps course.judge out of the kernel's
+# reach: the cases marked needs_sandbox are held to their bound wherever it runs (always in CI).
+SANDBOXED = sandbox.available().ok
 MUL_TESTS = ("test_mul_layer_apple", "test_mul_layer_random")
 ADD_TESTS = ("test_add_layer_numbers", "test_add_layer_random")
 GRAPH_TESTS = ("test_shopping_book_numbers", "test_shopping_random", "test_drinks_quiz", "test_drinks_random")
@@ -376,6 +381,10 @@ class Case:
     notes: tuple = ()  # words some note must contain
     flags: tuple = ()  # words some flag must contain
     exact: float = None  # the score it must get (honest work, fully earned)
+    honest: str = ""  # the case of the honest mistake it hides: no cell may score more than that case's
+    racy: bool = False  # a race in the student's process: graded a second time, each run judged on its own
+    needs_sandbox: bool = False  # only the sandbox keeps it from its points (see SANDBOXED)
+    says: tuple = ()  # (test cell, words its failure message must contain): which wall stopped it
 
 
 def _write(nb, folder, filename):
@@ -607,3 +616,8 @@ def attack_course(folder, limits):
     def submit(build, student):
         build(solution, release, course.submitted / student / ASSIGNMENT, filename)
     return course, grader, submit
+
+
+from tests.adversarial import during  # noqa: E402  (its cases are built from the helpers above)
+
+CASES += during.CASES
