@@ -104,3 +104,30 @@ def graded(tmp_path_factory):
     with ProcessPoolExecutor(workers) as pool:
         futures = {a: pool.submit(_grade_assignment, str(c.root), a) for a, c in roots.items()}
         return {a: (roots[a], f.result()) for a, f in futures.items()}
+
+
+# -- one marker for every test that starts a kernel or runs nbgrader ---------------------------------
+# `python3 run.py test -m "not kernel"` is the fast lane.  Tests mark themselves with what they need
+# (pipeline, sandbox, browser, hub); each of those implies `kernel`, and a test without it that tries to
+# start a kernel or open nbgrader's API fails at once, so the fast lane stays fast.
+KERNEL_MARKERS = ("pipeline", "sandbox", "browser", "hub")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if any(item.get_closest_marker(name) for name in KERNEL_MARKERS):
+            item.add_marker("kernel")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_only_where_marked(request, monkeypatch):
+    if request.node.get_closest_marker("kernel"):
+        return
+    from jupyter_client.manager import AsyncKernelManager
+    from nbgrader.apps import NbGraderAPI
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("this test starts a kernel or runs nbgrader: mark it `pipeline` (or sandbox, browser, hub)")
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_launch_kernel", refuse)
+    monkeypatch.setattr(NbGraderAPI, "__init__", refuse)

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import make_course_copy, submission_notebooks, write_submission
 
+pytestmark = pytest.mark.pipeline
+
 ASSIGNMENT = "02-computation-graphs"
 
 

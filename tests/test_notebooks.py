@@ -84,6 +84,7 @@ def _normalised(path):
     return json.dumps(nb, sort_keys=True, indent=1)
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_matches_a_fresh_generate(regenerated, assignment):
     committed = COURSE.release / assignment
