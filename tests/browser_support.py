@@ -132,13 +132,18 @@ class Lab:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         _, alive = psutil.wait_procs(family, timeout=5)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(alive, timeout=5)
-        return alive
+        return kill(alive)
+
+
+def kill(procs, timeout=10):
+    """SIGKILL these processes (by PID); returns those still alive after ``timeout`` seconds."""
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    return alive
 
 
 def copy_course(dest, root):

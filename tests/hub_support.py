@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.browser_support import free_port, missing_browser
+from tests.browser_support import free_port, kill, missing_browser
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -154,17 +154,6 @@ def kill_processes_of(names):
     """SIGKILL every process running as one of these accounts; returns those still alive afterwards."""
     uids = {pwd.getpwnam(n).pw_uid for n in names if _exists(n)}
     return kill([p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids])
-
-
-def kill(procs):
-    """SIGKILL these processes (by PID); returns those still alive after a few seconds."""
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=10)
-    return alive
 
 
 def remove_stale_accounts():
