@@ -321,9 +321,11 @@ class PrivateCourse(Course):
 def _unpack(course, bundle, submission):
     _write_tree(course.root, bundle.files)
     if submission.known:
-        (course.submitted / submission.student).mkdir(parents=True)
-    if submission.files is not None:
-        _write_tree(course.submitted / submission.student / bundle.assignment, submission.files)
+        (course.submitted / submission.student).mkdir(parents=True, exist_ok=True)
+    if submission.files is not None:  # an empty folder too: "holds no notebook" is not "no submission"
+        folder = course.submitted / submission.student / bundle.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_tree(folder, submission.files)
 
 
 _digest = {}
