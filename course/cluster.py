@@ -90,6 +90,8 @@ def grade(client, course, assignment, students, options=None, progress=None):
 def connect(jobs=None, scheduler=None):
     """A Dask client: on a new local cluster of ``jobs`` single-threaded worker processes, or at ``scheduler``."""
     import dask
+    import distributed  # noqa: F401  (its defaults must be in dask's config first: leaving config.set would
+    #                     otherwise delete the whole "distributed" section it created, and the next cluster fails)
 
     # A busy grading machine can starve a process for half a minute: Dask's default 30 s would call that
     # connection dead and drop its worker.  A process that really dies closes its connections at once.

@@ -213,6 +213,7 @@ def test_table_and_csv_report_every_status(batch, tmp_path):
 
 
 # -- parts that need no nbgrader -----------------------------------------------------------------
+@pytest.mark.pipeline
 def test_a_notebook_that_runs_too_long_is_stopped(tmp_path):
     """The whole-notebook limit: three 2 s cells under a 3 s limit; the kernel is killed in the second."""
     from nbclient.exceptions import DeadKernelError
