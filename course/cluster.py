@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import records
-from course.grading import NOT_GRADED, Grader, Result
+from course.grading import NOT_GRADED, Grader, Result, symbolic_links
 from course.layout import ROOT, Course, CourseError
 
 WORKER_WAIT = 60  # seconds to wait for a worker (the first one of a cluster, or any when all are gone)
@@ -81,7 +81,20 @@ def grade(client, course, assignment, students, options=None, progress=None):
     students = list(dict.fromkeys(students))
     if not students:
         return
-    with contextlib.closing(Grader(course, log=lambda *a: None).api.gradebook) as main:
+    here = Grader(course, log=lambda *a: None, **(options or {}))
+    # A folder with symbolic links never travels: what they point to (source/, another student) stays here,
+    # and the submission gets the reason sequential grading gives it.
+    linked = [s for s in students if symbolic_links(course.submitted / s / assignment)]
+    for i, student in enumerate(linked, 1):
+        status, reason = here.preflight(student, assignment)
+        result = Result(student, assignment, status, reason=reason, sandboxed=here.sandbox)
+        if progress:
+            progress(i, len(students), f"{assignment} / {student}: {result.summary()} (0.0 s)")
+        yield result
+    students = [s for s in students if s not in linked]
+    if not students:
+        return
+    with contextlib.closing(here.api.gradebook) as main:
         bundle = make_bundle(course, assignment, main, options or {})
         yield from _Run(client, course, bundle, main, students).results(progress)
 
@@ -348,8 +361,9 @@ def _read_tree(folder, prefix=""):
     folder = Path(folder)
     if not folder.is_dir():
         return {}
+    # Links are never followed: a link in a submission must not carry the file it points to to a worker.
     return {str(Path(prefix) / p.relative_to(folder)) if prefix else str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 def _write_tree(folder, files):

@@ -117,7 +117,7 @@ class Grader:
                                     folder=rel(self.course.submitted / student))
         if not folder.is_dir():
             return NO_SUBMISSION, t("no folder {folder}", folder=rel(folder))
-        links = _links(folder)
+        links = symbolic_links(folder)
         if links:
             # nbgrader would copy what they point to (another student's notebook, source/) into autograded/
             return NOT_GRADED, t("{folder} holds symbolic links ({links}): a submission is plain files; ask the student "
@@ -219,7 +219,7 @@ def _error(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
-def _links(folder):
+def symbolic_links(folder):
     """Symbolic links anywhere in a submission folder, by their paths inside it."""
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
