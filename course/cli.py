@@ -77,6 +77,8 @@ def grade(grader, assignment, students, client=None, options=None):
         graded = (_autograde_here(grader, assignment, student, i, len(students))
                   for i, student in enumerate(students, 1))
     else:
+        from course import cluster
+
         graded = cluster.grade(client, grader.course, assignment, students, options, progress=_progress)
     results = []
     for result in graded:
@@ -130,9 +132,11 @@ def cmd_demo(grader, args):
     print(t("3. Autograding ({jobs} worker processes)", jobs=jobs) if jobs > 1 else
           t("3. Autograding (1 worker process)"), flush=True)
     results = []
+    from course import cluster
+
     with cluster.connect(jobs=jobs) as client:
         for assignment in names:
-            results += grade(grader, assignment, todo.get(assignment, []), client, grader_options(args))
+            results += grade(grader, assignment, todo.get(assignment, []), client, grader_options(grader))
 
     print(t("4. Feedback (hidden tests removed, diagnostic messages kept)"), flush=True)
     feedback(grader, results)
