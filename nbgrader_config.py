@@ -19,7 +19,7 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{HERE / '
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(HERE / "exchange"))
 c.Exchange.path_includes_course = True
 
-# -- Execution and its limits (course/execution.py runs the kernel, course/limits.py guards it) --------
+# -- Execution and its limits (course/kernel.py runs the kernel, course/guard.py guards it) --------
 # Per-cell limit.  Heavy demonstration cells shrink under NBGRADER_EXECUTION, so 60 s is generous
 # for every answer and test cell; an infinite loop costs one minute, not the whole grading run.
 c.Execute.timeout = 60
@@ -28,17 +28,17 @@ c.Execute.interrupt_on_timeout = True
 # nbgrader's autograde steps, three of them replaced and one added: cells whose nbgrader metadata a student
 # changed or duplicated are repaired instead of stopping the grading, the notebook runs in a guarded kernel
 # (memory and time limits, a cap on printed output, tests protected from code that patches numpy, the
-# checks or IPython; see course/execution.py), and the hidden tests' records are judged in this process,
+# checks or IPython; see course/guarded_execute.py), and the hidden tests' records are judged in this process,
 # out of the student's code's reach, before SaveAutoGrades reads the grades (see course/judge/).
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
-    "course.execution.DropDuplicateIds",
+    "course.repair.DropDuplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "course.execution.RestoreCells",
+    "course.repair.RestoreCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "course.execution.GuardedExecute",
+    "course.guarded_execute.GuardedExecute",
     "course.judge.preprocessor.JudgeHiddenTests",  # hidden tests judged here, outside the student's kernel
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from course import submissions  # noqa: E402
 from course.grading import Grader  # noqa: E402
-from course.layout import Course  # noqa: E402
+from course.folders import Course  # noqa: E402
 from tests.adversarial import CASES  # noqa: E402
-from tests.mistakes.computation_graphs import MISTAKES  # noqa: E402
+from mistakes.computation_graphs import MISTAKES  # noqa: E402
 
 ASSIGNMENT = "02-computation-graphs"
 WAITS_FOR_A_LIMIT = {"infinite-loop", "ignores-interrupt"}
@@ -53,7 +53,7 @@ GRADE_COURSE = """
 import sys
 from pathlib import Path
 from course import cluster
-from course.layout import Course
+from course.folders import Course
 course = Course(Path(sys.argv[1]))
 with cluster.connect(jobs=int(sys.argv[2])) as client:
     for assignment in course.assignments():
@@ -123,7 +123,7 @@ def build_whole_course(folder, students):
         grader.generate(assignment)
         source = nbformat.read(course.source_notebook(assignment), as_version=4)
         release = nbformat.read(course.release_notebook(assignment), as_version=4)
-        mistakes = importlib.import_module(f"tests.mistakes.{CATALOGUES[assignment]}").MISTAKES
+        mistakes = importlib.import_module(f"mistakes.{CATALOGUES[assignment]}").MISTAKES
         for i in range(students):
             nb = (submissions.perfect(source, release) if i % 2 == 0
                   else submissions.with_mistake(source, release, mistakes[i // 2 % len(mistakes)]))

@@ -23,7 +23,7 @@ GRADE = """
 import sys
 from pathlib import Path
 from course.grading import Grader
-from course.layout import Course
+from course.folders import Course
 course = Course(Path(sys.argv[1]))
 grader = Grader(course, log=lambda *a: None, sandbox=sys.argv[2] == "on")
 for student in course.students():

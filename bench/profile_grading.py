@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from course import submissions  # noqa: E402
 from course.grading import Grader  # noqa: E402
-from course.layout import Course  # noqa: E402
+from course.folders import Course  # noqa: E402
 
 ASSIGNMENT = "02-computation-graphs"
 
@@ -37,7 +37,7 @@ def phases():
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import CheckCellMetadata, OverwriteCells, SaveAutoGrades
 
-    from course.execution import GuardedExecute
+    from course.guarded_execute import GuardedExecute
 
     return [
         ("autograde, in all", Grader.autograde),

@@ -8,12 +8,12 @@ The course folder itself (source/, tests/, the gradebook, submissions) must neve
 import zipfile
 from pathlib import Path
 
-from course.layout import ROOT, Course, CourseError
+from course.folders import ROOT, Course, CourseError
 
 NAME = "backprop-course-student"
 # What the release notebooks import: the checks their tests call, numerical gradients, drawings, the data.
 # The catalogues in locale/ speak the Korean edition's messages.
-STUDENT_MODULES = ("__init__.py", "checks", "data.py", "diagnose.py", "gradcheck.py", "graphs.py", "i18n.py", "locale",
+STUDENT_MODULES = ("__init__.py", "checks", "data.py", "diagnose.py", "drawing.py", "gradcheck.py", "graphs.py", "i18n.py", "locale",
                    "widgets.py")
 FILES = ("requirements.txt", "run.py")
 

@@ -88,3 +88,26 @@ def test_ids(nb):
 
 def answer_ids(nb):
     return [grade_id(c) for c in nb.cells if is_answer(c)]
+
+
+def scrub_hidden_lines(cell):
+    """Student code can print a hidden test's source (from IPython's history) or raise it as a message;
+    the feedback a student receives must not show it, so no output of the test keeps those lines."""
+    hidden = sorted({line.strip() for block in hidden_code(cell.source)
+                     for line in block.splitlines() if line.strip()}, key=len, reverse=True)
+    if not hidden:
+        return
+
+    def scrub(text):
+        for line in hidden:
+            text = text.replace(line, "[hidden test]")
+        return text
+
+    for out in cell.outputs:
+        if "text" in out:
+            out.text = scrub(out.text)
+        if "evalue" in out:
+            out.evalue = scrub(out.evalue)
+            out.traceback = [scrub(line) for line in out.traceback]
+        if isinstance(out.get("data", {}).get("text/plain"), str):
+            out.data["text/plain"] = scrub(out.data["text/plain"])

@@ -26,7 +26,7 @@ import time
 
 from course import i18n, sandbox
 from course.i18n import t
-from course.layout import Course, CourseError
+from course.folders import Course, CourseError
 
 # nbgrader, nbformat and matplotlib take seconds to import: each command imports what it needs, so that
 # `course --help` and a mistyped name answer at once.

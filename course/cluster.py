@@ -31,7 +31,7 @@ from pathlib import Path
 
 from course import records
 from course.grading import NOT_GRADED, Grader, Result, symbolic_links
-from course.layout import ROOT, Course, CourseError
+from course.folders import ROOT, Course, CourseError
 
 WORKER_WAIT = 60  # seconds to wait for a worker (the first one of a cluster, or any when all are gone)
 WATCH = 10  # seconds between checks that the cluster is still there while grading

@@ -31,7 +31,7 @@ import nbformat
 
 from course import i18n
 from course.i18n import edition_of
-from course.layout import Course, CourseError
+from course.folders import Course, CourseError
 
 NBGRADER_MARKER = re.compile(r"^#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 STRING = re.compile(r"^([A-Za-z]*)('''|\"\"\"|'|\")(.*)\2$", re.DOTALL)

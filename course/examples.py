@@ -4,14 +4,13 @@ They are written under submitted/example-*/ only where nothing is there yet: an 
 never overwritten.
 """
 import importlib
-import sys
 from dataclasses import dataclass
 
 import nbformat
 
-from course import edition, submissions
+from course import submissions
 from course.i18n import t
-from course.layout import Course
+from course.folders import Course
 
 MISTAKES_PER_ASSIGNMENT = 2
 
@@ -27,13 +26,9 @@ class Example:
 
 
 def mistake_catalogue(course, assignment):
-    """The MISTAKES list of tests/mistakes/<notebook stem>.py, or [] if there is none."""
-    stem = course.source_notebook(assignment).stem
-    root = str(edition.english(course).root)  # an edition's catalogue is the English course's
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    """The MISTAKES list of the catalogue package mistakes/<notebook stem>.py, or [] if there is none."""
     try:
-        return importlib.import_module(f"tests.mistakes.{stem}").MISTAKES
+        return importlib.import_module(f"mistakes.{course.source_notebook(assignment).stem}").MISTAKES
     except ModuleNotFoundError:
         return []
 

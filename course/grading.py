@@ -4,11 +4,11 @@ nbgrader's own export writes 0.0 for a submission whose grading crashed.  Here e
 a :class:`Result` whose ``status`` is ``"graded"`` or says why it was not graded, and that status goes
 into every table and CSV.  Nothing under submitted/ is ever written.
 
-Every notebook runs in a guarded kernel (:mod:`course.execution`, configured in nbgrader_config.py):
+Every notebook runs in a guarded kernel (:mod:`course.kernel` and :mod:`course.guarded_execute`, configured in nbgrader_config.py):
 a memory limit, a time limit per cell and per notebook, a cap on printed output, and the guard of
-:mod:`course.limits` that keeps the tests' own tools intact.  What happened on the way (a cell
+:mod:`course.guard` that keeps the tests' own tools intact.  What happened on the way (a cell
 interrupted, the kernel killed, the tests' tools changed) becomes ``notes`` on the result, and what
-:mod:`course.scan` finds in the submitted code becomes ``flags`` for the instructor to review; neither
+:mod:`course.exploits` finds in the submitted code becomes ``flags`` for the instructor to review; neither
 changes a score by itself.
 """
 import contextlib
@@ -26,10 +26,10 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import MissingEntry
 
-from course import scan
-from course.execution import _EVENTS, FATAL, TAMPERING
+from course import exploits, structure
+from course.guarded_execute import _EVENTS, FATAL, TAMPERING
 from course.i18n import t
-from course.layout import Course, CourseError
+from course.folders import Course, CourseError
 
 GRADED = "graded"
 NOT_GRADED = "not graded"
@@ -164,10 +164,10 @@ class Grader:
         return result
 
     def scan(self, student, assignment):
-        """What the static scan finds in a submission's own code (see :mod:`course.scan`); reads only."""
+        """What the static scan finds in a submission's own code (see :mod:`course.exploits`); reads only."""
         folder = self.course.submitted / student / assignment
         try:
-            return scan.scan_submission(folder, self.course.release_notebook(assignment))
+            return exploits.scan_submission(folder, self.course.release_notebook(assignment))
         except Exception as exc:  # the scan reads anything a student hands in; it must not stop the grading
             return [t("the static scan failed ({error}): review this submission by hand", error=_error(exc))]
 
@@ -175,7 +175,7 @@ class Grader:
         """Notes on test cells the student changed, deleted, moved or copied (nbgrader repairs or ignores them)."""
         path = self.course.submitted / student / assignment / self.course.notebook_names(assignment)[0]
         try:
-            return scan.structure_notes(nbformat.read(path, as_version=4), nbformat.read(
+            return structure.structure_notes(nbformat.read(path, as_version=4), nbformat.read(
                 self.course.release_notebook(assignment), as_version=4))
         except Exception as exc:  # as for the scan: a note, never a crash
             return [f"cells changed: the notebook's structure could not be compared ({type(exc).__name__}: {exc})"]

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.layout import ROOT
+from course.folders import ROOT
 
 # Grader-only code inside the course package (the judge's expected values): the kernel sees an empty folder.
 JUDGE = ROOT / "course" / "judge"

@@ -1,4 +1,4 @@
-"""Interactive pictures for the notebooks (ipywidgets front ends to :mod:`course.graphs`).
+"""Interactive pictures for the notebooks (ipywidgets front ends to :mod:`course.drawing`).
 
 Each function returns a widget when a browser front end can show one, and otherwise (nbgrader's
 autograding, a plain Python process) draws the same picture once and returns the matplotlib Figure,
@@ -13,7 +13,8 @@ import ipywidgets as widgets
 from matplotlib.patches import Rectangle
 
 from course import graphs
-from course.graphs import backward_order, draw, fmt, new_figure
+from course.drawing import draw, fmt, new_figure
+from course.graphs import backward_order
 from course.i18n import t
 
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course import submissions  # noqa: E402
-from course.layout import Course  # noqa: E402
+from course.folders import Course  # noqa: E402
 
 ASSIGNMENTS = Course(ROOT).assignments()
 
@@ -44,7 +44,7 @@ PIPELINE_MISTAKES = os.environ.get("COURSE_PIPELINE_MISTAKES", "4")
 def catalogue(assignment):
     stem = Course(ROOT).source_notebook(assignment).stem
     try:
-        return importlib.import_module(f"tests.mistakes.{stem}").MISTAKES
+        return importlib.import_module(f"mistakes.{stem}").MISTAKES
     except ModuleNotFoundError:
         return []
 

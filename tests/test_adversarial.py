@@ -17,10 +17,10 @@ import time
 import nbformat
 import pytest
 
-from course import cluster, limits, scan, submissions
-from course.execution import GuardedExecute
-from course.grading import GRADED, NOT_GRADED, Grader, table, write_csv
-from course.layout import Course
+from course import cluster, exploits, kernel, structure, submissions
+from course.guarded_execute import GuardedExecute
+from course.grading import GRADED, NOT_GRADED, table, write_csv
+from course.folders import Course
 from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, SANDBOXED, attack_course
 from tests.conftest import ASSIGNMENTS
 
@@ -89,7 +89,7 @@ def batch(tmp_path_factory):
 def _check_memory_limit_works():
     """The launcher really caps a kernel's memory: a 4 GB allocation fails under a 1 GiB limit."""
     probe = "b = bytearray(4 * 2**30)"
-    run = subprocess.run([sys.executable, "-c", limits.LAUNCHER, str(2**30), sys.executable, "-c", probe],
+    run = subprocess.run([sys.executable, "-c", kernel.LAUNCHER, str(2**30), sys.executable, "-c", probe],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "MemoryError" in run.stderr, run.stderr[-500:]
 
@@ -219,18 +219,18 @@ def test_a_notebook_that_runs_too_long_is_stopped(tmp_path):
     from nbclient.exceptions import DeadKernelError
     from traitlets.config import Config
 
-    from course import execution
+    from course import guarded_execute
 
     config = Config()
     config.LimitedKernelManager.notebook_timeout = 3
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(2)") for _ in range(3)])
     execute = GuardedExecute(config=config, timeout=30)
     key = ("slow", "anything")
-    execution._EVENTS.pop(key, None)
+    guarded_execute._EVENTS.pop(key, None)
     with pytest.raises(DeadKernelError):
         execute.preprocess(nb, {"nbgrader": {"student": key[0], "assignment": key[1], "notebook": "x"},
                                 "metadata": {"path": str(tmp_path)}})
-    assert any(e.startswith("notebook time limit") for e in execution._EVENTS.pop(key))
+    assert any(e.startswith("notebook time limit") for e in guarded_execute._EVENTS.pop(key))
 
 
 @pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if Course().release_notebook(a).exists()])
@@ -239,8 +239,8 @@ def test_scan_finds_nothing_in_honest_notebooks(assignment):
     source = nbformat.read(course.source_notebook(assignment), as_version=4)
     release = nbformat.read(course.release_notebook(assignment), as_version=4)
     for nb in (submissions.perfect(source, release), release):
-        assert scan.scan_notebook(nb, release) == []
-        assert scan.structure_notes(nb, release) == []
+        assert exploits.scan_notebook(nb, release) == []
+        assert structure.structure_notes(nb, release) == []
 
 
 EXPLOITS = {
@@ -272,7 +272,7 @@ def test_scan_names_each_known_exploit(code):
     release = nbformat.read(Course().release_notebook(ASSIGNMENT), as_version=4)
     nb = nbformat.from_dict(release)
     nb.cells.append(nbformat.v4.new_code_cell(code))
-    findings = scan.scan_notebook(nb, release)
+    findings = exploits.scan_notebook(nb, release)
     assert any(EXPLOITS[code] in f for f in findings), findings
     assert all("(cell #" in f for f in findings)
 
@@ -290,7 +290,7 @@ def test_scan_leaves_ordinary_code_alone(code):
     release = nbformat.read(Course().release_notebook(ASSIGNMENT), as_version=4)
     nb = nbformat.from_dict(release)
     nb.cells.append(nbformat.v4.new_code_cell(code))
-    assert scan.scan_notebook(nb, release) == []
+    assert exploits.scan_notebook(nb, release) == []
 
 
 @pytest.mark.pipeline

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from course import bundle
-from course.layout import Course
+from course.folders import Course
 from tests.conftest import ASSIGNMENTS, ROOT
 from tests.test_notebooks import _hidden_lines, _solution_lines
 
@@ -47,7 +47,7 @@ def test_the_bundle_holds_the_release_and_the_student_helpers_only(archive):
     assert {"run.py", "requirements.txt", "pyproject.toml", "README.md", "course/checks/computation_graphs.py"} <= set(files)
     tops = {name.split("/")[0] for name in files}
     assert tops == {"release", "course", "run.py", "requirements.txt", "pyproject.toml", "README.md"}
-    grader_only = ("grading", "execution", "limits", "sandbox", "scan", "cluster", "records", "report", "feedback", "cli",
+    grader_only = ("grading", "kernel", "guarded_execute", "repair", "guard", "sandbox", "exploits", "structure", "pycode", "cluster", "records", "report", "feedback", "cli",
                    "examples", "submissions", "bundle", "__main__")
     assert not [n for n in files if n.startswith("course/judge/") or n in {f"course/{m}.py" for m in grader_only}]
 

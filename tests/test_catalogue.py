@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from course import cells
-from course.layout import Course
+from course.folders import Course
 from tests.conftest import ASSIGNMENTS, ROOT, catalogue
 from tests.notebook_runner import run_notebook, run_once
 

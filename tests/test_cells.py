@@ -5,7 +5,7 @@ import pytest
 from course import cells
 from course.feedback import hide_hidden_source
 from tests.conftest import ASSIGNMENTS, ROOT
-from course.layout import Course
+from course.folders import Course
 
 
 def _cell(source="x = 1", kind="code", **marks):

@@ -14,7 +14,7 @@ from course.checks import homework as exercises
 from course.checks import record
 from course.judge import homework as truth
 from course.judge.engine import judge
-from tests.mistakes.homework import MISTAKES, NOTEBOOK, SOLUTIONS
+from mistakes.homework import MISTAKES, NOTEBOOK, SOLUTIONS
 from tests.notebook_runner import run_notebook, run_once
 
 CELLS = nbformat.read(NOTEBOOK, as_version=4).cells

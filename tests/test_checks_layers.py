@@ -17,7 +17,7 @@ from course.checks import record
 from course.judge import layers as checks
 from course.judge import reference as R
 from course.judge.engine import judge
-from tests.mistakes.layers import MISTAKES, NOTEBOOK
+from mistakes.layers import MISTAKES, NOTEBOOK
 from tests.notebook_runner import run_notebook, run_once
 
 CELLS = nbformat.read(NOTEBOOK, as_version=4).cells

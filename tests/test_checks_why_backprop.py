@@ -12,7 +12,7 @@ from course.checks import record
 from course.checks import why_backprop as exercises
 from course.judge.engine import Verdict, judge
 from course.submissions import solution_code
-from tests.mistakes.why_backprop import MISTAKES
+from mistakes.why_backprop import MISTAKES
 from tests.notebook_runner import run_once
 
 SOURCE = Path(__file__).resolve().parent.parent / "source" / "01-why-backprop" / "why_backprop.ipynb"

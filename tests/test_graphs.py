@@ -1,4 +1,4 @@
-"""course.graphs: the book's numbers, gradients against numerical ones, the layout and the drawing."""
+"""course.graphs and course.drawing: the book's numbers, gradients against numerical ones, the layout and the drawing."""
 import functools
 import itertools
 import math
@@ -12,9 +12,10 @@ import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from course import graphs  # noqa: E402
+from course import drawing, graphs  # noqa: E402
 from course.gradcheck import numerical_gradient, relative_error  # noqa: E402
-from course.graphs import OPS, Graph, backward_order, draw, fmt, layout  # noqa: E402
+from course.drawing import draw, fmt, layout  # noqa: E402
+from course.graphs import OPS, Graph, backward_order  # noqa: E402
 
 PREBUILT = [graphs.apple, graphs.apple_orange, graphs.drinks_quiz, graphs.chain_rule, graphs.sigmoid_graph,
             graphs.add_node, graphs.mul_node]
@@ -280,14 +281,14 @@ def test_layout_of_the_homework_graph():
 def test_long_edges_run_on_tracks_clear_of_the_nodes_they_pass():
     g = homework_like()
     pos = layout(g)
-    paths = graphs.routes(g, pos)
+    paths = drawing.routes(g, pos)
     chain = pos["a"][1]
     h_to_q, r_to_l = paths["q", 1], paths["L", 1]
     assert h_to_q[0] == pos["h"] and h_to_q[-1] == pos["q"] and r_to_l[0] == pos["r"] and r_to_l[-1] == pos["L"]
     track = h_to_q[1][1]
     assert [p[1] for p in h_to_q[1:-1]] == [track, track] and track >= chain + 1, "above the chain"
     assert h_to_q[1][0] == pos["a"][0] and h_to_q[2][0] == pos["s"][0]
-    assert r_to_l[0][1] == r_to_l[1][1] <= chain - 1 - graphs.CONST_ROOM, "below the chain and its constants"
+    assert r_to_l[0][1] == r_to_l[1][1] <= chain - 1 - drawing.CONST_ROOM, "below the chain and its constants"
     for node in g.nodes.values():
         for k, source in enumerate(node.inputs):
             if pos[node.name][0] - pos[source][0] == 1:
@@ -332,7 +333,7 @@ def test_draw_shows_forward_values_and_gradients():
     assert {"100", "2", "150", "3", "1.1", "200", "450", "650", "715"} <= values
     assert sorted(t.get_text() for t in grads) == sorted(["2.2", "110", "3.3", "165", "1.1", "1.1", "1.1",
                                                            "650", "1"])
-    assert all(t.get_color() == graphs.GRAD_COLOR for t in grads)
+    assert all(t.get_color() == drawing.GRAD_COLOR for t in grads)
     assert {"apple", "apple_num", "orange", "orange_num", "tax"} <= {t.get_text() for t in texts(fig)}
     assert fig.axes[0].get_title() == "shopping"
     assert 7 <= fig.get_size_inches()[0] <= 9.5 and 3 <= fig.get_size_inches()[1] <= 4.5
@@ -351,7 +352,7 @@ def node_face(fig, name):
 def test_highlight_and_partial_backward():
     g = graphs.apple_orange()
     fig = draw(g, backward=True, highlight="all_price", steps=2)
-    assert node_face(fig, "all_price") == graphs.HIGHLIGHT and node_face(fig, "price") == "#ffffff"
+    assert node_face(fig, "all_price") == drawing.HIGHLIGHT and node_face(fig, "price") == "#ffffff"
     # price and all_price have sent their gradients back, the two × nodes not yet
     assert sorted(t.get_text() for t in texts(fig, "grad")) == ["1", "1.1", "1.1", "1.1", "650"]
 
@@ -396,7 +397,7 @@ DRAWINGS["homework, forward"] = (homework_like, {"backward": False})
 DRAWINGS["homework, given gradients"] = (homework_like, {"grads": student_grads()})
 
 
-def drawing(name):
+def drawn(name):
     build, options = DRAWINGS[name]
     g = build()
     return g, draw(g, **{"backward": True, "title": "a title", **options})
@@ -404,7 +405,7 @@ def drawing(name):
 
 @pytest.mark.parametrize("name", DRAWINGS)
 def test_drawn_texts_do_not_overlap(name):
-    _, fig = drawing(name)
+    _, fig = drawn(name)
     renderer = FigureCanvasAgg(fig).get_renderer()
     boxes = [(t.get_text(), text_corners(t, renderer)) for t in texts(fig)]
     clashes = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if overlap(box_a, box_b)]
@@ -414,16 +415,16 @@ def test_drawn_texts_do_not_overlap(name):
 
 
 def drawn_edges(g, fig):
-    """Each edge's visible stretches on screen, (source, node, [segments]): the path of :func:`graphs.routes`
+    """Each edge's visible stretches on screen, (source, node, [segments]): the path of :func:`drawing.routes`
     less the gaps at a circle or an input's name."""
     ax = fig.axes[0]
     pixels = fig.dpi / 72
     pos = layout(g)
-    for (name, k), path in graphs.routes(g, pos).items():
+    for (name, k), path in drawing.routes(g, pos).items():
         source = g.nodes[name].inputs[k]
         screen = [np.array(p) for p in ax.transData.transform(path)]
-        for end, neighbour, gap in ((0, 1, 2 if g.nodes[source].is_input else graphs.RADIUS),
-                                    (-1, -2, graphs.RADIUS)):
+        for end, neighbour, gap in ((0, 1, 2 if g.nodes[source].is_input else drawing.RADIUS),
+                                    (-1, -2, drawing.RADIUS)):
             u = screen[neighbour] - screen[end]
             screen[end] = screen[end] + u / np.linalg.norm(u) * gap * pixels
         yield source, name, list(zip(screen, screen[1:]))
@@ -448,7 +449,7 @@ def test_edges_pass_clear_of_circles(build):
     g = build()
     fig = draw(g, backward=True)
     centres, _ = circles_and_texts(g, fig)
-    radius = graphs.RADIUS * fig.dpi / 72
+    radius = drawing.RADIUS * fig.dpi / 72
     for source, node, segments in drawn_edges(g, fig):
         for segment in segments:
             through = [n for n, c in centres.items() if n not in (source, node) and distance(c, segment) < radius]
@@ -457,7 +458,7 @@ def test_edges_pass_clear_of_circles(build):
 
 @pytest.mark.parametrize("name", DRAWINGS)
 def test_edges_pass_clear_of_texts(name):
-    g, fig = drawing(name)
+    g, fig = drawn(name)
     _, boxes = circles_and_texts(g, fig)
     for source, node, segments in drawn_edges(g, fig):
         for segment in segments:

@@ -39,7 +39,7 @@ from course.submissions import solution_code
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
 from tests.hub_support import DEPLOY, Accounts, Hub, as_user, missing_prerequisites, remove_stale_accounts
-from tests.mistakes.computation_graphs import MISTAKES
+from mistakes.computation_graphs import MISTAKES
 
 pytestmark = pytest.mark.hub
 

@@ -17,7 +17,7 @@ from course.judge import engine
 from course.judge.engine import Verdict, judge
 from course.judge.preprocessor import JudgeHiddenTests
 from tests.conftest import ROOT
-from tests.mistakes.computation_graphs import MISTAKES
+from mistakes.computation_graphs import MISTAKES
 from tests.notebook_runner import run_once
 
 

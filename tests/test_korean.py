@@ -27,7 +27,7 @@ from matplotlib.text import Text
 
 from course import edition, i18n, submissions
 from course.grading import Grader, table
-from course.layout import Course
+from course.folders import Course
 from tests.conftest import ASSIGNMENTS, ROOT, catalogue, make_course_copy, write_submission
 from tests.notebook_runner import run_notebook
 

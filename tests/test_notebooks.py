@@ -8,7 +8,7 @@ import pytest
 from course import cells
 from course.grading import Grader
 from tests.conftest import ASSIGNMENTS, ROOT, make_course_copy
-from course.layout import Course
+from course.folders import Course
 
 COURSE = Course(ROOT)
 ALLOWED_KEYS = {"schema_version", "grade", "solution", "locked", "grade_id", "points"}

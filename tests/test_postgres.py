@@ -32,7 +32,7 @@ GRADE_AND_PRINT = """
 import dataclasses, json, sys
 from pathlib import Path
 from course import cluster
-from course.layout import Course
+from course.folders import Course
 root, assignment, jobs, *students = sys.argv[1:]
 with cluster.connect(jobs=int(jobs)) as client:
     results = list(cluster.grade(client, Course(Path(root)), assignment, students))

@@ -23,7 +23,7 @@ import pytest
 
 from course import cluster, sandbox
 from course.grading import GRADED, Grader, Result, table, write_csv
-from course.layout import ROOT
+from course.folders import ROOT
 from tests.adversarial import ALL_WRONG, ASSIGNMENT, answers, attack_course
 from tests.adversarial.wall import NEIGHBOUR, cases
 from tests.test_notebooks import _hidden_lines, _solution_lines

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from course import graphs, widgets
+from course import drawing, graphs, widgets
 
 # Settle pyplot's backend now: the fake kernel below must not be where pyplot looks for a display hook.
 plt.switch_backend("Agg")
@@ -22,7 +22,7 @@ def texts(fig, gid=None):
 
 def highlighted(fig):
     return [line.get_gid().removeprefix("node:") for line in fig.axes[0].lines
-            if matplotlib.colors.to_hex(line.get_markerfacecolor()) == graphs.HIGHLIGHT]
+            if matplotlib.colors.to_hex(line.get_markerfacecolor()) == drawing.HIGHLIGHT]
 
 
 @pytest.fixture

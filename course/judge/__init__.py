@@ -14,7 +14,7 @@ How a hidden test works
    calls the student's code on copies, and emits ONE record (:mod:`course.checks.record`): each call's
    result as float64 data, or what it raised, plus observations, marked complete at the end.
 2. **Judge, in the grader** (:class:`course.judge.preprocessor.JudgeHiddenTests`, right after
-   ``course.execution.GuardedExecute`` in nbgrader_config.py; the test runner ``tests/notebook_runner.py``
+   ``course.guarded_execute.GuardedExecute`` in nbgrader_config.py; the test runner ``tests/notebook_runner.py``
    calls the same :func:`course.judge.outputs.judge_cell`).  The check registered under the grade id rebuilds
    the cases by calling the SAME builder, computes the expected values itself, compares them with what was
    recorded (:mod:`course.gradcheck`), names mistakes (:mod:`course.diagnose`) and returns a

@@ -10,7 +10,7 @@ import numpy as np
 
 from course.checks import layers as exercises
 from course.checks.exercises import key
-from course.gradcheck import compare, kinks_crossed, likely, numerical_gradient, relative_error
+from course.gradcheck import kinks_crossed, likely, numerical_gradient, relative_error
 from course.i18n import t
 from course.judge import reference as R
 from course.judge.engine import Missing, describe, lookup

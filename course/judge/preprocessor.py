@@ -1,12 +1,12 @@
 """The nbgrader step that judges hidden tests outside the student's kernel.
 
 nbgrader_config.py runs :class:`JudgeHiddenTests` right after the notebook has been executed
-(``course.execution.GuardedExecute``) and before ``SaveAutoGrades`` reads the grades from the outputs.
+(``course.guarded_execute.GuardedExecute``) and before ``SaveAutoGrades`` reads the grades from the outputs.
 """
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from course.execution import scrub_hidden_lines
+from course import cells
 from course.judge.outputs import judge_cell, strip_records
 from course.judge.engine import registry
 
@@ -29,7 +29,7 @@ class JudgeHiddenTests(Preprocessor):
             test = _test_id(cell)
             if test in checks:
                 earlier[test], cell.outputs = judge_cell(test, cell.outputs, earlier, checks)
-                scrub_hidden_lines(cell)  # the record's texts (what the student's code raised) are the student's
+                cells.scrub_hidden_lines(cell)  # the record's texts (what the student's code raised) are the student's
             else:
                 cell.outputs = strip_records(cell.outputs)
         return nb, resources

@@ -34,7 +34,7 @@ def in_hidden_test():
 def in_guard():
     frame = sys._current_frames().get(threading.main_thread().ident)
     while frame is not None:
-        if frame.f_code.co_filename.endswith("course/limits.py"):
+        if frame.f_code.co_filename.endswith("course/guard.py"):
             return True
         frame = frame.f_back
     return False

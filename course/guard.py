@@ -1,10 +1,7 @@
 """What a submission can do to the grading machine and to its own tests while it is graded.
 
-Two parts run where the student's code runs (the grader's side is in :mod:`course.execution`):
-
-* :data:`LAUNCHER` starts each grading kernel under a memory limit (``RLIMIT_AS``), so allocating
-  20 GB raises ``MemoryError`` inside the notebook instead of taking the machine down.
-* :class:`Guard` is installed in the kernel before the first cell runs.  It imports numpy and the
+It runs where the student's code runs (the grader's side is :mod:`course.guarded_execute`).
+:class:`Guard` is installed in the kernel before the first cell runs.  It imports numpy and the
   course's checks from their installed places (a ``course`` package shipped in the submission folder
   is not used), seeds the global random generators (student code that uses them grades the same every
   time), and remembers the objects the tests judge with: numpy's and the checks' namespaces, builtins,
@@ -14,7 +11,7 @@ Two parts run where the student's code runs (the grader's side is in :mod:`cours
   method; after the test it reports whatever changed while the test ran, and the grader voids the test.
 
 Code that runs in the same process as the tests can in principle defeat anything in that process:
-the guard stops the known tricks, and :mod:`course.scan` lists for review every submission whose code
+the guard stops the known tricks, and :mod:`course.exploits` lists for review every submission whose code
 reaches for this machinery.  This module imports only the standard library: the kernel loads it.
 """
 import functools
@@ -24,17 +21,6 @@ import os
 import pkgutil
 import random
 import sys
-
-# Run as `python -c LAUNCHER LIMIT_BYTES KERNEL_COMMAND...`.  `-c` puts the submission folder (the
-# kernel's working directory) first on sys.path: drop it before importing anything a student could shadow.
-LAUNCHER = (
-    "import sys; del sys.path[0]\n"
-    "import os, resource\n"
-    "limit = int(sys.argv[1])\n"
-    "if limit > 0:\n"
-    "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
-)
 
 # Modules whose functions the checks use or that hold the checks themselves; course.checks.* is added.
 JUDGING_MODULES = ("builtins", "numpy", "numpy.random", "numpy.testing", "numpy.linalg",

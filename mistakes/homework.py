@@ -3,7 +3,7 @@
 Each mistake is the notebook's own solution cell with one realistic change, so the catalogue follows the
 notebook: an edit that no longer applies fails loudly at import instead of testing stale code.
 """
-from tests.mistakes import Mistake, SolutionEdits
+from mistakes import Mistake, SolutionEdits
 
 _EDITS = SolutionEdits("04-homework/homework.ipynb")
 NOTEBOOK, SOLUTIONS, _edit = _EDITS.path, _EDITS.solutions, _EDITS.edit

@@ -1,5 +1,5 @@
 """Realistic wrong answers for Part 2 (computation graphs)."""
-from tests.mistakes import Mistake
+from mistakes import Mistake
 
 _MUL = '''
 class MulLayer:

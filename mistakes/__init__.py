@@ -12,7 +12,7 @@ import nbformat
 
 from course.submissions import solution_code
 
-SOURCE = Path(__file__).resolve().parents[2] / "source"
+SOURCE = Path(__file__).resolve().parents[1] / "source"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Realistic wrong answers for Part 1 (why_backprop.ipynb), each with the test cells it must lose."""
-from tests.mistakes import Mistake
+from mistakes import Mistake
 
 _GRADIENT_HEAD = '''def numerical_gradient(f, x):
     h = {h}
