@@ -18,6 +18,7 @@ grade without it unless you pass --no-sandbox.
 Run it from the course folder (the one with nbgrader_config.py), e.g. `python3 run.py course grade 02-computation-graphs`.
 """
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -45,13 +46,13 @@ def _load_status(course):
         return {}
     from course.grading import Result
 
-    return {(r["student"], r["assignment"]): Result(**r) for r in json.loads(path.read_text())}
+    return {(r["student"], r["assignment"]): Result.from_dict(r) for r in json.loads(path.read_text())}
 
 
 def _save_status(course, results):
     known = _load_status(course)
     known.update({(r.student, r.assignment): r for r in results})
-    rows = [vars(r) for _, r in sorted(known.items())]
+    rows = [dataclasses.asdict(r) for _, r in sorted(known.items())]
     (course.root / STATUS_FILE).write_text(json.dumps(rows, indent=1))
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from course import records
 from course.grading import NOT_GRADED, Grader, Result, symbolic_links
+from course.notes import GRADED_AGAIN, Note
 from course.folders import ROOT, Course, CourseError
 
 WORKER_WAIT = 60  # seconds to wait for a worker (the first one of a cluster, or any when all are gone)
@@ -256,8 +257,8 @@ class _Run:
         result = graded.result
         lost = [w for w in dict.fromkeys(self.started.get(student, [])) if w != graded.worker]
         if lost:
-            result.notes.append(f"graded again: worker {', '.join(lost)} was lost while grading this submission, "
-                                f"then {graded.worker} graded it")
+            result.notes.append(Note(GRADED_AGAIN, f"worker {', '.join(lost)} was lost while grading this submission, "
+                                                   f"then {graded.worker} graded it"))
         if graded.record is not None:
             records.restore(self.main, graded.record)
         folder = self.course.autograded / student / assignment

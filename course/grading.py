@@ -27,9 +27,10 @@ import nbformat
 from nbgrader.api import MissingEntry
 
 from course import exploits, structure
-from course.guarded_execute import _EVENTS, FATAL, TAMPERING
+from course.guarded_execute import EVENTS
 from course.i18n import t
 from course.folders import Course, CourseError
+from course.notes import CELLS_CHANGED, SCAN_FAILED, TAMPERING, Note, kinds
 
 GRADED = "graded"
 NOT_GRADED = "not graded"
@@ -46,13 +47,19 @@ class Result:
     reason: str = ""
     seconds: float = 0.0
     cells: dict = field(default_factory=dict)  # grade_id -> (score, max_score)
-    notes: list = field(default_factory=list)  # what happened while grading (a cell interrupted, ...)
-    flags: list = field(default_factory=list)  # what the instructor should look at (tampering, exploits)
+    notes: list = field(default_factory=list)  # Notes: what happened while grading (a cell interrupted, ...)
+    flags: list = field(default_factory=list)  # Notes: what the instructor should look at (tampering, exploits)
     sandboxed: bool = False  # its kernel ran in the sandbox of course.sandbox (False: --no-sandbox, or unknown)
+
+    @classmethod
+    def from_dict(cls, data):
+        """A result read back from JSON (grading_status.json)."""
+        notes = {k: [Note.from_dict(n) for n in data.get(k, ())] for k in ("notes", "flags")}
+        return cls(**{**data, **notes, "cells": {k: tuple(v) for k, v in data.get("cells", {}).items()}})
 
     def summary(self):
         if self.status == GRADED:
-            marks = ([_short(self.notes)] if self.notes else []) + ([t("flagged")] if self.flags else [])
+            marks = ([kinds(self.notes)] if self.notes else []) + ([t("flagged")] if self.flags else [])
             return f"{_num(self.score)}/{_num(self.max_score)}" + (f" ({', '.join(marks)})" if marks else "")
         return f"{status_text(self.status)}: {self.reason}" if self.reason else status_text(self.status)
 
@@ -148,15 +155,15 @@ class Grader:
         if status != GRADED:
             return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start, flags=flags,
                           sandboxed=self.sandbox)
-        _EVENTS.pop((student, assignment), None)
+        EVENTS.pop((student, assignment), None)
         out = self._quiet(self.api.autograde, assignment, student, force=True, create=True)
-        events = _EVENTS.pop((student, assignment), [])
+        events = EVENTS.pop((student, assignment), [])
         result = self.result(student, assignment)
         result.seconds = time.perf_counter() - start
         result.sandboxed = self.sandbox
-        result.notes = [e for e in events if not e.startswith(TAMPERING)] + self.structure(student, assignment)
-        result.flags = flags + [e for e in events if e.startswith(TAMPERING)]
-        fatal = [e for e in events if e.startswith(FATAL)]
+        result.notes = [e for e in events if e.kind != TAMPERING] + self.structure(student, assignment)
+        result.flags = flags + [e for e in events if e.kind == TAMPERING]
+        fatal = [str(e) for e in events if e.fatal]
         if not out["success"] and result.status == GRADED:
             result.status, result.reason = NOT_GRADED, fatal[-1] if fatal else _failure_reason(out)
         elif result.status != GRADED:
@@ -169,7 +176,7 @@ class Grader:
         try:
             return exploits.scan_submission(folder, self.course.release_notebook(assignment))
         except Exception as exc:  # the scan reads anything a student hands in; it must not stop the grading
-            return [t("the static scan failed ({error}): review this submission by hand", error=_error(exc))]
+            return [Note(SCAN_FAILED, t("the static scan failed ({error}): review this submission by hand", error=_error(exc)))]
 
     def structure(self, student, assignment):
         """Notes on test cells the student changed, deleted, moved or copied (nbgrader repairs or ignores them)."""
@@ -178,7 +185,7 @@ class Grader:
             return structure.structure_notes(nbformat.read(path, as_version=4), nbformat.read(
                 self.course.release_notebook(assignment), as_version=4))
         except Exception as exc:  # as for the scan: a note, never a crash
-            return [f"cells changed: the notebook's structure could not be compared ({type(exc).__name__}: {exc})"]
+            return [Note(CELLS_CHANGED, f"the notebook's structure could not be compared ({_error(exc)})")]
 
     def result(self, student, assignment):
         """What the gradebook says of a submission; a crashed grading has no auto_score."""
@@ -244,11 +251,6 @@ def _failure_reason(out):
     return _last_error(out)[:200]
 
 
-def _short(notes):
-    """The kinds of things that happened ("timed out", "output cut", ...), for a table cell."""
-    return ", ".join(dict.fromkeys(n.split(":")[0] for n in notes))
-
-
 def write_csv(results, path):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -257,7 +259,7 @@ def write_csv(results, path):
         for r in results:
             w.writerow([r.student, r.assignment, status_text(r.status),
                         "" if r.score is None else r.score, "" if r.max_score is None else r.max_score, r.reason,
-                        " | ".join(r.notes), " | ".join(r.flags), "yes" if r.sandboxed else "no"])
+                        " | ".join(map(str, r.notes)), " | ".join(map(str, r.flags)), "yes" if r.sandboxed else "no"])
     return Path(path)
 
 
@@ -279,7 +281,7 @@ def table(results, assignments):
         if entries:
             lines += ["", title]
             for r, texts in entries:
-                lines += [f"  {r.student} / {r.assignment}: {t}" for t in texts]
+                lines += [f"  {r.student} / {r.assignment}: {text}" for text in map(str, texts)]
     notice = unsandboxed_notice(results)
     return "\n".join(lines + (["", notice] if notice else []))
 

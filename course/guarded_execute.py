@@ -15,15 +15,15 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from course import cells
+from course.notes import (KERNEL_DIED, NOT_INTERRUPTIBLE, NOTEBOOK_TIME_LIMIT, OUT_OF_MEMORY, OUTPUT_CUT,
+                          TAMPERING, TIMED_OUT, Note, listed, merged)
 from course.pycode import names_bound, names_used
 from course.folders import ROOT
 from course.kernel import LimitedKernelManager
 
-# What the Execute preprocessor saw, per (student, assignment), for Grader.autograde to pick up: nbgrader
-# itself only reports success or failure.  Each event reads "<kind>: <what happened> (<cells>)".
-_EVENTS = {}
-TAMPERING = "tampering"
-FATAL = ("kernel died", "notebook time limit", "not interruptible")
+# What the Execute preprocessor saw, per (student, assignment), as notes for Grader.autograde to pick up:
+# nbgrader itself only reports success or failure.
+EVENTS = {}
 
 
 class GuardedExecute(Execute):
@@ -48,7 +48,7 @@ class GuardedExecute(Execute):
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            _EVENTS.setdefault((info.get("student"), info.get("assignment")), []).extend(_summarize(self.events))
+            EVENTS.setdefault((info.get("student"), info.get("assignment")), []).extend(merged(self.events))
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -57,15 +57,15 @@ class GuardedExecute(Execute):
         try:
             return self._guarded_cell(cell, resources, index, name)
         except CellTimeoutError:
-            self._event("not interruptible", f"ran past the {self.timeout} s limit and ignored the interrupt, "
+            self._event(NOT_INTERRUPTIBLE, f"ran past the {self.timeout} s limit and ignored the interrupt, "
                                              "so the kernel was stopped", name)
             raise
         except DeadKernelError:
             if getattr(self.km, "overdue", False):
-                self._event("notebook time limit", f"the notebook ran longer than {self.km.notebook_timeout} s "
+                self._event(NOTEBOOK_TIME_LIMIT, f"the notebook ran longer than {self.km.notebook_timeout} s "
                                                    "and its kernel was stopped", name)
             else:
-                self._event("kernel died", "the code exited the kernel process, crashed it "
+                self._event(KERNEL_DIED, "the code exited the kernel process, crashed it "
                                            "or exhausted its memory", name)
             raise
 
@@ -79,7 +79,7 @@ class GuardedExecute(Execute):
         if role == "test":
             restored = self._guard("before_test", cell=name)
             if restored:
-                self._event(TAMPERING, f"the grader put back {_list(restored)} before the test", name)
+                self._event(TAMPERING, f"the grader put back {listed(restored)} before the test", name)
         cell, resources = super().preprocess_cell(cell, resources, index)
         self._after_cell(cell, index, name)
         if role == "given":
@@ -87,13 +87,13 @@ class GuardedExecute(Execute):
         if role == "test":
             changed = self._guard("after_test", cell=name)
             if changed:
-                self._void(cell, name, f"while the test ran, the notebook changed {_list(changed)}")
+                self._void(cell, name, f"while the test ran, the notebook changed {listed(changed)}")
             self._no_partial_credit(cell, name)
             cells.scrub_hidden_lines(cell)
         return cell, resources
 
     def _event(self, kind, detail, cell):
-        self.events.append((kind, detail, cell))
+        self.events.append(Note(kind, detail, (cell,)))
 
     def _release(self, info):
         """The release notebook this one was handed out as (its unchanged cells are the instructor's code)."""
@@ -138,13 +138,13 @@ class GuardedExecute(Execute):
         if dropped:
             cell.outputs.append(nbformat.v4.new_output(
                 "stream", name="stdout", text=f"\n[the grader dropped {dropped} characters of further output]\n"))
-            self._event("output cut", f"printed more than {self.max_output_chars} characters; the rest was dropped", name)
+            self._event(OUTPUT_CUT, f"printed more than {self.max_output_chars} characters; the rest was dropped", name)
         if any(o.output_type == "error" and o.ename == "MemoryError" for o in cell.outputs):
             limit = getattr(self.km, "memory_limit", 0)
-            self._event("out of memory", "MemoryError" + (f" (the limit is {limit / 2**30:g} GiB)" if limit else ""), name)
+            self._event(OUT_OF_MEMORY, "MemoryError" + (f" (the limit is {limit / 2**30:g} GiB)" if limit else ""), name)
 
     async def _async_handle_timeout(self, timeout, cell=None):
-        self._event("timed out", f"ran longer than {timeout} s and was interrupted", cells.label(cell))
+        self._event(TIMED_OUT, f"ran longer than {timeout} s and was interrupted", cells.label(cell))
         return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -155,19 +155,6 @@ class GuardedExecute(Execute):
                 self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size
                 return None
         return super().output(outs, msg, display_id, cell_index)
-
-
-def _summarize(events):
-    """One line per kind of event and detail, naming every cell it happened in."""
-    cells = {}
-    for kind, detail, cell in events:
-        cells.setdefault((kind, detail), []).append(cell)
-    return [f"{kind}: {detail} ({_list(names)})" for (kind, detail), names in cells.items()]
-
-
-def _list(items, n=4):
-    items = list(dict.fromkeys(items))
-    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 def _cell_roles(nb, release=None):

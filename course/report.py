@@ -217,7 +217,7 @@ def _problems(results):
          lambda r: r.reason),
         (t("No submission"), [r for r in results if r.status == NO_SUBMISSION], lambda r: r.reason),
         (t("Flagged for review (the score stands until you change it)"), [r for r in results if r.flags],
-         lambda r: "; ".join(r.flags)),
+         lambda r: "; ".join(map(str, r.flags))),
         ("Graded without the sandbox", unsandboxed(results), lambda r: "its code ran outside the sandbox"),
     ]
     out = []

@@ -1,5 +1,6 @@
 """Which test cells a student edited, deleted, moved or copied (nbgrader restores, re-adds or ignores them)."""
 from course import cells
+from course.notes import CELLS_CHANGED, Note, listed
 
 
 def structure_notes(nb, release):
@@ -30,5 +31,4 @@ def structure_notes(nb, release):
         tested = tested_by.get(gid)
         if tested in positions and where[-1] < positions[tested][0]:
             found.setdefault("moved above the answer they test", []).append(f"{gid} above {tested}")
-    return [f"cells changed: test cells {what}: {', '.join(ids[:4])}" + (f" and {len(ids) - 4} more" if len(ids) > 4 else "")
-            for what, ids in found.items()]
+    return [Note(CELLS_CHANGED, f"test cells {what}: {listed(ids)}") for what, ids in found.items()]

@@ -10,6 +10,7 @@ import pytest
 
 from course import report
 from course.grading import Result
+from course.notes import TAMPERING, Note
 from tests.conftest import make_course_copy
 
 A = "02-computation-graphs"
@@ -69,7 +70,7 @@ def written(tmp_path_factory):
         # The same mistake in two checks of one student counts once for that student.
         Result("bo", A, "graded", 1.0, 4.0, cells={**full, "test_mul_layer_random": (0.0, 3.0)}),
         Result("cy", A, "graded", 1.0, 4.0, cells={**full, "test_mul_layer_random": (0.0, 3.0)},
-               flags=["tampering: the test cell's tools were replaced"]),
+               flags=[Note(TAMPERING, "the test cell's tools were replaced")]),
         Result("<dee>", A, "not graded", reason="the kernel died (the notebook exited the process)"),
         Result("eve", A, "no submission", reason="no folder submitted/eve"),
     ]
