@@ -4,7 +4,6 @@ nbgrader_config.py runs :class:`GuardedExecute` in place of nbgrader's Execute, 
 :mod:`course.kernel`, with the in-kernel half of the guard in :mod:`course.guard`.  What happened on the way is
 collected as events that :meth:`course.grading.Grader.autograde` turns into notes and flags.
 """
-import ast
 import json
 import os
 from pathlib import Path
@@ -12,14 +11,14 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
-from course import cells
+from course import cells, sandbox
 from course.notes import (KERNEL_DIED, NOT_INTERRUPTIBLE, NOTEBOOK_TIME_LIMIT, OUT_OF_MEMORY, OUTPUT_CUT,
                           TAMPERING, TIMED_OUT, Note, listed, merged)
 from course.pycode import names_bound, names_used
 from course.folders import ROOT
-from course.kernel import LimitedKernelManager
+from course.kernel import SPARES, LimitedKernelManager, guard_answer, guard_request
 
 # What the Execute preprocessor saw, per (student, assignment), as notes for Grader.autograde to pick up:
 # nbgrader itself only reports success or failure.
@@ -37,6 +36,9 @@ class GuardedExecute(Execute):
     max_output_chars = Integer(200_000, help="Characters of printed output kept per cell.").tag(config=True)
     max_outputs = Integer(200, help="Outputs (figures, displays, ...) kept per cell.").tag(config=True)
 
+    spare_kernels = Bool(True, help="While a notebook runs, start the next one's kernel in its sandbox "
+                                    "(see course.kernel.Spares).").tag(config=True)
+
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
         super().__init__(**kwargs)
@@ -45,10 +47,29 @@ class GuardedExecute(Execute):
         info = (resources or {}).get("nbgrader", {})
         self.roles = _cell_roles(nb, self._release(info))
         self.events, self.dropped, self.guarded = [], {}, False
+        warm = self._warm_kernel(nb, resources) if km is None else None
         try:
-            return super().preprocess(nb, resources, km)
+            return super().preprocess(nb, resources, warm or km)
         finally:
+            if warm is not None:  # a kernel handed in is not nbclient's to stop
+                self._cleanup_kernel()
             EVENTS.setdefault((info.get("student"), info.get("assignment")), []).extend(merged(self.events))
+
+    def _warm_kernel(self, nb, resources):
+        """The spare kernel started for this notebook, its files copied in (or None); the next one starts."""
+        kernel = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        if not (self.spare_kernels and self.kernel_manager_class is LimitedKernelManager
+                and self.config.LimitedKernelManager.get("sandbox", True)):
+            return None
+        settings = {k: {n: repr(v) for n, v in self.config.get(k, {}).items()} for k in ("KernelManager", "LimitedKernelManager")}
+        key = json.dumps([kernel, settings, self.extra_arguments, os.environ.get("NBGRADER_EXECUTION")], sort_keys=True)
+        km = SPARES.take(key)
+        SPARES.prepare(key, lambda: self.kernel_manager_class(kernel_name=kernel, config=self.config), self.extra_arguments)
+        if km is not None:
+            path = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
+            sandbox.copy_submission(path, km.staged_submission)
+            km.start_watchdog()
+        return km
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -73,7 +94,10 @@ class GuardedExecute(Execute):
         role, names = self.roles.get(index, (None, ()))
         if not self.guarded:
             self.guarded = True
-            self._guard("install", str(ROOT), cell=name)
+            if getattr(self.km, "warm", False):
+                self._guard("arrive", f"{sandbox.STAGING}/submission", cell=name)
+            else:
+                self._guard("install", str(ROOT), cell=name)
         if role == "given":
             self._guard("before_given", cell=name)
         if role == "test":
@@ -103,17 +127,12 @@ class GuardedExecute(Execute):
 
     def _guard(self, action, *args, cell):
         """Call the kernel-side guard; when it does not answer, say so (and void the test it was to check)."""
-        expression = f"__import__('course.guard', fromlist=['call']).call({action!r}, *{args!r})"
-        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"guard": expression})
-        reply = self.wait_for_reply(msg_id) or {}
-        answer = reply.get("content", {}).get("user_expressions", {}).get("guard", {})
-        try:
-            payload = json.loads(ast.literal_eval(answer["data"]["text/plain"]))
-            if payload["ok"]:
-                return list(payload["changed"])
-            problem = "; ".join(payload["changed"])
-        except (KeyError, TypeError, ValueError, SyntaxError):
-            problem = f"{answer.get('ename', 'no answer')}: {str(answer.get('evalue', ''))[:100]}"
+        msg_id = self.kc.execute("", silent=True, store_history=False,
+                                 user_expressions={"guard": guard_request(action, *args)})
+        ok, answer = guard_answer(self.wait_for_reply(msg_id))
+        if ok:
+            return answer
+        problem = answer
         self._event(TAMPERING, f"the grading guard failed at {action} ({problem})", cell)
         return ["the grading guard"] if action == "after_test" else []
 

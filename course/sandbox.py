@@ -43,8 +43,9 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf"
 # and tokens among them, stays outside).
 PASSED_ENV = ("PYTHONHASHSEED", "PYTHONSAFEPATH", "PYTHONPATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
               "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-# Root's sandboxes run as a uid no account uses, one per grading process, so that two kernels graded at
-# once never share a process count (RLIMIT_NPROC counts per uid).
+# Root's sandboxes run as a uid no account uses, two per grading process (a kernel and the spare started
+# for the next submission alternate), so that no two live kernels share a process count (RLIMIT_NPROC
+# counts per uid).
 UID_BASE = 0x40000000
 
 INSTALL = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: `dnf install bubblewrap`), "
@@ -106,9 +107,10 @@ def available():
     return Availability(True)
 
 
-def sandbox_uid():
-    """The uid the kernel runs as when root grades (0: the caller's own uid, in a user namespace)."""
-    return UID_BASE + os.getpid() if os.geteuid() == 0 else 0
+def sandbox_uid(n=0):
+    """The uid the ``n``-th kernel of this process runs as when root grades (0: the caller's own uid, in a
+    user namespace)."""
+    return UID_BASE + 2 * os.getpid() + n % 2 if os.geteuid() == 0 else 0
 
 
 def _namespaces():
