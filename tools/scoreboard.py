@@ -171,7 +171,7 @@ def compare(old_path, new_path):
         print(f"(a race, not counted) {line}")
     print("\n".join(differences) if differences else
           f"identical: {len(old)} cases, {sum(len(c.get('cells', {})) for c in old.values())} cells "
-          f"({', '.join(parts)}; {sum(1 for c in old.values() if c.get('racy'))} of the cases are races)")
+          f"({', '.join(parts)}; {sum(1 for c in old.values() if c.get('racy'))} racing cases not counted)")
     return 1 if differences else 0
 
 
