@@ -172,9 +172,15 @@ class Spares:
     """
 
     def __init__(self):
+        self._forget()
+        atexit.register(self.discard)
+        # A forked child has this object but not the thread that ran its loop (nor the spare: its kernel
+        # belongs to the parent); it starts afresh.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self):
         self._loop = None
         self._next = None  # (key, Future of a LimitedKernelManager)
-        atexit.register(self.discard)
 
     def take(self, key):
         """The spare kernel started for ``key`` (the kernel's settings), or None; never the same one twice."""
