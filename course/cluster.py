@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import records
-from course.grading import NOT_GRADED, Grader, Result, symbolic_links
+from course import submission_files
+from course.grading import NOT_GRADED, Grader, Result
 from course.notes import GRADED_AGAIN, Note
 from course.folders import ROOT, Course, CourseError
 
@@ -85,7 +86,7 @@ def grade(client, course, assignment, students, options=None, progress=None):
     here = Grader(course, log=lambda *a: None, **(options or {}))
     # A folder with symbolic links never travels: what they point to (source/, another student) stays here,
     # and the submission gets the reason sequential grading gives it.
-    linked = [s for s in students if symbolic_links(course.submitted / s / assignment)]
+    linked = [s for s in students if submission_files.symbolic_links(course.submitted / s / assignment)]
     for i, student in enumerate(linked, 1):
         status, reason = here.preflight(student, assignment)
         result = Result(student, assignment, status, reason=reason, sandboxed=here.sandbox)
@@ -153,9 +154,9 @@ def make_bundle(course, assignment, main, options):
     except MissingEntry:
         raise CourseError(f"{assignment} is not in the gradebook: run `course generate {assignment}` first")
     files = {"nbgrader_config.py": (course.root / "nbgrader_config.py").read_bytes()}
-    files.update(_read_tree(course.release / assignment, f"release/{assignment}"))
+    files.update(submission_files.read(course.release / assignment, f"release/{assignment}"))
     # nbgrader copies an assignment's other source files (data, helpers) into autograded/; never notebooks.
-    files.update({path: data for path, data in _read_tree(course.source / assignment, f"source/{assignment}").items()
+    files.update({path: data for path, data in submission_files.read(course.source / assignment, f"source/{assignment}").items()
                   if not path.endswith(".ipynb")})
     with tempfile.TemporaryDirectory(prefix="course-bundle-", dir=_SCRATCH) as tmp:
         path = Path(tmp) / "gradebook.db"
@@ -185,7 +186,7 @@ def _empty_gradebook(path, like):
 
 def _submission(course, main, assignment, student):
     folder = course.submitted / student / assignment
-    return Submission(student, _read_tree(folder) if folder.is_dir() else None,
+    return Submission(student, submission_files.read(folder) if folder.is_dir() else None,
                       known=(course.submitted / student).is_dir(), prior=records.record(main, assignment, student))
 
 
@@ -264,7 +265,7 @@ class _Run:
         folder = self.course.autograded / student / assignment
         shutil.rmtree(folder, ignore_errors=True)  # as `nbgrader autograde --force` does before it writes
         if graded.autograded is not None:
-            _write_tree(folder, graded.autograded)
+            submission_files.write(folder, graded.autograded)
         return result
 
     def _check_cluster(self, cause=None):
@@ -323,7 +324,7 @@ def grade_on_worker(bundle, submission, topic):
             with contextlib.closing(grader.api.gradebook) as gb:
                 rec = records.record(gb, bundle.assignment, submission.student)
             out = course.autograded / submission.student / bundle.assignment
-            return Graded(result, rec, _read_tree(out) if out.is_dir() else None, worker.address)
+            return Graded(result, rec, submission_files.read(out) if out.is_dir() else None, worker.address)
 
 
 @dataclass(frozen=True)
@@ -335,13 +336,13 @@ class PrivateCourse(Course):
 
 
 def _unpack(course, bundle, submission):
-    _write_tree(course.root, bundle.files)
+    submission_files.write(course.root, bundle.files)
     if submission.known:
         (course.submitted / submission.student).mkdir(parents=True, exist_ok=True)
     if submission.files is not None:  # an empty folder too: "holds no notebook" is not "no submission"
         folder = course.submitted / submission.student / bundle.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        _write_tree(folder, submission.files)
+        submission_files.write(folder, submission.files)
 
 
 _digest = {}
@@ -355,20 +356,3 @@ def software_digest():
             h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
         _digest["course"] = h.hexdigest()
     return _digest["course"]
-
-
-def _read_tree(folder, prefix=""):
-    """path (under ``prefix``) -> bytes for every file below ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return {}
-    # Links are never followed: a link in a submission must not carry the file it points to to a worker.
-    return {str(Path(prefix) / p.relative_to(folder)) if prefix else str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
-
-
-def _write_tree(folder, files):
-    for rel, data in files.items():
-        path = Path(folder) / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)

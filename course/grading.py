@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import MissingEntry
 
-from course import exploits, structure
+from course import exploits, structure, submission_files
 from course.guarded_execute import EVENTS
 from course.i18n import t
 from course.folders import Course, CourseError
@@ -124,7 +124,7 @@ class Grader:
                                     folder=rel(self.course.submitted / student))
         if not folder.is_dir():
             return NO_SUBMISSION, t("no folder {folder}", folder=rel(folder))
-        links = symbolic_links(folder)
+        links = submission_files.symbolic_links(folder)
         if links:
             # nbgrader would copy what they point to (another student's notebook, source/) into autograded/
             return NOT_GRADED, t("{folder} holds symbolic links ({links}): a submission is plain files; ask the student "
@@ -224,16 +224,6 @@ class Grader:
 
 def _error(exc):
     return f"{type(exc).__name__}: {exc}"
-
-
-def symbolic_links(folder):
-    """Symbolic links anywhere in a submission folder, by their paths inside it."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            if os.path.islink(os.path.join(dirpath, name)):
-                found.append(os.path.relpath(os.path.join(dirpath, name), folder))
-    return sorted(found)
 
 
 def _last_error(out):

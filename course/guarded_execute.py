@@ -13,7 +13,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
-from course import cells, sandbox
+from course import cells, sandbox, submission_files
 from course.notes import (KERNEL_DIED, NOT_INTERRUPTIBLE, NOTEBOOK_TIME_LIMIT, OUT_OF_MEMORY, OUTPUT_CUT,
                           TAMPERING, TIMED_OUT, Note, listed, merged)
 from course.pycode import names_bound, names_used
@@ -67,7 +67,7 @@ class GuardedExecute(Execute):
         SPARES.prepare(key, lambda: self.kernel_manager_class(kernel_name=kernel, config=self.config), self.extra_arguments)
         if km is not None:
             path = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
-            sandbox.copy_submission(path, km.staged_submission)
+            submission_files.copy(path, km.staged_submission)
             km.start_watchdog()
         return km
 

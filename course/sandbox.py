@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from course import submission_files
 from course.folders import ROOT
 
 # Grader-only code inside the course package (the judge's expected values): the kernel sees an empty folder.
@@ -187,25 +188,10 @@ def environment(env):
     return {k: v for k, v in env.items() if k in PASSED_ENV}
 
 
-def copy_submission(src, dest):
-    """Copy a submission folder: folders and regular files only.  A symbolic link (to /etc/passwd, to
-    source/, ...) or a device is dropped, never followed, so nothing outside the folder comes in."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    os.chmod(dest, 0o755)
-    for entry in os.scandir(src):
-        target = dest / entry.name
-        if entry.is_dir(follow_symlinks=False):
-            copy_submission(entry.path, target)
-        elif entry.is_file(follow_symlinks=False):
-            shutil.copyfile(entry.path, target, follow_symlinks=False)
-            os.chmod(target, 0o644)
-
-
 def stage(staging, submission, connection_file):
     """Fill ``staging``: the submission's copy, the connection file, and a HOME holding the grader's
     matplotlib font list (without it every kernel would spend seconds rebuilding it, and say so on stderr)."""
-    copy_submission(submission, Path(staging) / "submission")
+    submission_files.copy(submission, Path(staging) / "submission")
     for folder in ("home", Path(IPC).parent.name):
         (Path(staging) / folder).mkdir(mode=0o755)
     connection = Path(staging) / Path(CONNECTION).relative_to(SCRATCH)

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import cluster, sandbox
+from course import cluster, sandbox, submission_files
 from course.grading import GRADED, Grader, Result, table, write_csv
 from course.folders import ROOT
 from tests.adversarial import ALL_WRONG, ASSIGNMENT, answers, attack_course
@@ -273,7 +273,7 @@ def test_the_submission_copy_drops_links_and_devices(tmp_path):
     os.symlink("/etc/passwd", sub / "passwd")
     os.symlink(ROOT / "source", sub / "data" / "source")
     os.mkfifo(sub / "pipe")
-    sandbox.copy_submission(sub, tmp_path / "copy")
+    submission_files.copy(sub, tmp_path / "copy")
     copied = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
     assert copied == ["data", "data/x.txt"]
 
