@@ -10,47 +10,61 @@ import pytest
 
 from course import report
 from course.grading import Result
+from course.judge import diagnosis
+from course.judge.diagnosis import Diagnosis
 from tests.conftest import make_course_copy
 
 A = "02-computation-graphs"
 
 
-def check_failed(*lines):
-    return {"output_type": "error", "ename": "CheckFailed", "traceback": [],
-            "evalue": "MulLayer on random inputs: 2 problem(s), 0 check(s) passed\n" + "\n".join(lines)}
-
-
-def graded_cell(grade_id, *outputs):
+def graded_cell(grade_id, *diagnoses, solution=False):
+    """A test cell (or an answer cell) of an autograded notebook, with the diagnoses the judge wrote into it."""
     cell = nbformat.v4.new_code_cell("checks.something()")
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
-                                 "points": 1, "schema_version": 3}
-    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    cell.metadata["nbgrader"] = {"grade": not solution, "solution": solution, "locked": not solution,
+                                 "grade_id": grade_id, "points": 1, "schema_version": 3}
+    diagnosis.write(cell, diagnoses)
     return cell
 
 
-SWAPPED = ("  ✗ dx (shape (3,)): 3 of 3 entries wrong (expected 1.5, got 2.5)\n"
-           "    likely mistake: the inputs are not swapped")
+SWAPPED = Diagnosis(diagnosis.MISTAKE, "the inputs are not swapped")
 
 
-def test_each_failed_check_is_named_by_its_diagnosis():
+def test_each_diagnosis_is_named_in_the_reports_words():
     nb = nbformat.v4.new_notebook(cells=[
-        graded_cell("t_random", check_failed(SWAPPED, "  ✗ dy: off. Likely mistake: a factor of 4.2 (1/0.238).")),
-        graded_cell("t_numbers", check_failed("  ✗ dapple: expected 2.2, got 20000")),
-        graded_cell("t_stub", {"output_type": "error", "ename": "NotImplementedError", "evalue": "replace this line",
-                             "traceback": []}),
-        graded_cell("t_raised", check_failed("  ✗ backward(dout) raised TypeError: unsupported operand")),
-        graded_cell("t_name", {"output_type": "error", "ename": "NameError", "traceback": [],
-                             "evalue": "name 'MulLayer' is not defined"}),
-        graded_cell("t_ok", {"output_type": "stream", "name": "stdout", "text": "✓ all 3 checks passed\n"}),
+        graded_cell("t_random", SWAPPED, Diagnosis(diagnosis.MISTAKE, "a factor of 4.2 (1/0.238)")),
+        graded_cell("t_numbers", Diagnosis(diagnosis.UNRECOGNISED)),
+        graded_cell("t_stub", Diagnosis(diagnosis.NOT_ANSWERED)),
+        graded_cell("t_raised", Diagnosis(diagnosis.RAISED, "TypeError")),
+        graded_cell("t_name", Diagnosis(diagnosis.ERROR, "NameError: name 'MulLayer' is not defined")),
+        graded_cell("t_ok"),
     ])
     assert report.diagnoses(nb) == [
         ("t_random", "the inputs are not swapped"),
-        ("t_random", "a factor of N"),
+        ("t_random", "a factor of 4.2 (1/0.238)"),
         ("t_numbers", report.UNRECOGNISED),
         ("t_stub", report.NOT_ANSWERED),
         ("t_raised", "the code raised TypeError"),
         ("t_name", "NameError: name 'MulLayer' is not defined"),
     ]
+
+
+def test_only_the_judges_diagnoses_in_test_cells_count_never_a_messages_text():
+    answer = graded_cell("mul_layer", SWAPPED, solution=True)
+    forged_kind = graded_cell("t_a", Diagnosis("the best student", "forged"))
+    imitated = graded_cell("t_b")
+    imitated.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", traceback=[],
+                                               evalue="T: 1 problem(s)\n  ✗ dx wrong\n    likely mistake: forged")]
+    markdown = nbformat.v4.new_markdown_cell("text", metadata={"course": {"diagnoses": [{"kind": "mistake"}]}})
+    assert report.diagnoses(nbformat.v4.new_notebook(cells=[answer, forged_kind, imitated, markdown])) == []
+
+
+def test_mistakes_that_differ_only_in_their_numbers_are_one_row():
+    ann = [("t1", "off by a constant factor of 4.2 (1/0.238)"), ("t1", "it works for 1-D arrays only")]
+    bo = [("t2", "off by a constant factor of 2.5 (1/0.4)"), ("t2", "it works for 1-D arrays only")]
+    students, cells = report.tally([ann, bo, [("t1", "the batch size 4 is missing")]])
+    assert students == {"off by a constant factor of N": 2, "it works for 1-D arrays only": 2,
+                        "the batch size 4 is missing": 1}, "one spelling keeps its numbers"
+    assert cells["off by a constant factor of N"] == {"t1", "t2"}
 
 
 def write_autograded(course, student, *cells):
@@ -74,8 +88,8 @@ def written(tmp_path_factory):
         Result("eve", A, "no submission", reason="no folder submitted/eve"),
     ]
     write_autograded(course, "ann", graded_cell("test_mul_layer_random"))
-    write_autograded(course, "bo", graded_cell("test_mul_layer_random", check_failed(SWAPPED, SWAPPED)))
-    write_autograded(course, "cy", graded_cell("test_mul_layer_random", check_failed(SWAPPED)))
+    write_autograded(course, "bo", graded_cell("test_mul_layer_random", SWAPPED, SWAPPED))
+    write_autograded(course, "cy", graded_cell("test_mul_layer_random", SWAPPED))
     (tmp_path / "out").mkdir()
     return report.write_report(course, results, tmp_path / "out" / "report.html")
 
