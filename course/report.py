@@ -184,7 +184,7 @@ def _mistakes(mistakes, cells, n_graded):
     ax.set(xlabel=t("students"), title=t("Most frequent diagnosed mistakes"))
     fig.tight_layout()
     rows = "".join(_row(_shown(m), t("{k} of {n}", k=k, n=n_graded), ", ".join(sorted(cells[m]))) for m, k in top)
-    return (_img(fig) + _header(t("mistake (from the tests' messages)"), t("students"), t("test cells"))
+    return (_img(fig) + _header(t("mistake (as the tests diagnosed it)"), t("students"), t("test cells"))
             + f"{rows}</table>" + note)
 
 

@@ -374,3 +374,12 @@ def test_diagnoses_a_submission_put_into_its_cells_never_survive_grading(good):
     assert RestoreCells().preprocess_cell(plain, {}, 0)[0].metadata == {}, "dropped before the notebook runs, too"
     RestoreCells().preprocess_cell(markdown, {}, 1)
     assert "course" not in markdown.metadata
+
+
+def test_the_readmes_example_feedback_is_what_the_test_prints():
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("   MulLayer on random inputs"):]
+    example = "\n".join(line[3:] for line in block[:block.index("   ```")].splitlines())
+    nb = ROOT / "source" / "02-computation-graphs" / "computation_graphs.ipynb"
+    swapped = run_once(nb, {m.name: m for m in MISTAKES}["mul_not_swapped"].cells).failed["test_mul_layer_random"]
+    assert swapped.startswith(example) and swapped.endswith("\n  ... and 4 more")
