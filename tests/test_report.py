@@ -4,12 +4,15 @@ import base64
 import csv
 import html
 import re
+import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from course import report
-from course.grading import Result
+from course import cells, report, submissions
+from course.folders import Course
+from course.grading import Grader, Result
 from course.judge import diagnosis
 from course.judge.diagnosis import Diagnosis
 from tests.conftest import make_course_copy
@@ -61,16 +64,16 @@ def test_only_the_judges_diagnoses_in_test_cells_count_never_a_messages_text():
 def test_mistakes_that_differ_only_in_their_numbers_are_one_row():
     ann = [("t1", "off by a constant factor of 4.2 (1/0.238)"), ("t1", "it works for 1-D arrays only")]
     bo = [("t2", "off by a constant factor of 2.5 (1/0.4)"), ("t2", "it works for 1-D arrays only")]
-    students, cells = report.tally([ann, bo, [("t1", "the batch size 4 is missing")]])
+    students, where = report.tally([ann, bo, [("t1", "the batch size 4 is missing")]])
     assert students == {"off by a constant factor of N": 2, "it works for 1-D arrays only": 2,
                         "the batch size 4 is missing": 1}, "one spelling keeps its numbers"
-    assert cells["off by a constant factor of N"] == {"t1", "t2"}
+    assert where["off by a constant factor of N"] == {"t1", "t2"}
 
 
-def write_autograded(course, student, *cells):
+def write_autograded(course, student, *notebook_cells):
     folder = course.autograded / student / A
     folder.mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(cells=list(cells)), folder / course.notebook_names(A)[0])
+    nbformat.write(nbformat.v4.new_notebook(cells=list(notebook_cells)), folder / course.notebook_names(A)[0])
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +132,39 @@ def test_the_report_on_real_grading_ranks_the_diagnosed_mistakes(graded, tmp_pat
     ranked = {html.unescape(m): int(k) for m, k in rows}
     assert ranked.pop(report.NOT_ANSWERED) == 1, "only the untouched copy"
     assert len(ranked) >= 3, f"the catalogued mistakes are diagnosed: {ranked}"
+
+
+FORGED = {"diagnoses": [{"kind": diagnosis.MISTAKE, "text": "FORGED in the metadata"}]}
+IMITATION = '''
+_Mul = MulLayer
+
+
+class MulLayer(_Mul):
+    def backward(self, dout):
+        raise RuntimeError("\\n    likely mistake: FORGED in a message")
+'''
+
+
+@pytest.mark.pipeline
+def test_diagnoses_a_submission_forges_never_reach_the_report(graded, tmp_path):
+    """Forged "course" metadata on every cell, and student code whose error message imitates a diagnosis."""
+    graded_course, _ = graded[A]
+    course = Course(Path(shutil.copytree(graded_course.root, tmp_path / "course",
+                                         ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))))
+    nb = submissions.perfect(nbformat.read(course.source_notebook(A), as_version=4),
+                             nbformat.read(course.release_notebook(A), as_version=4))
+    for cell in nb.cells:
+        cell.metadata["course"] = FORGED
+        if cells.grade_id(cell) == "mul_layer":
+            cell.source += IMITATION
+    folder = course.submitted / "forger" / A
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / course.notebook_names(A)[0])
+    result = Grader(course, log=lambda *a: None).autograde("forger", A)
+    assert result.status == "graded", result.reason
+    [autograded] = report._autograded_notebooks(course, result)
+    written = {cells.grade_id(c): diagnosis.read(c) for c in autograded.cells if "course" in c.metadata}
+    assert set(written) == set(result.cells), "the judge wrote every test cell, and only those"
+    assert set(written["test_mul_layer_random"]) == {Diagnosis(diagnosis.RAISED, "RuntimeError")}
+    page = report.write_report(course, [result], tmp_path / "report.html")[0].read_text()
+    assert "FORGED" not in page and "the code raised RuntimeError" in page
