@@ -98,11 +98,6 @@ class Checklist:
     def ok(self):
         return not self.failed
 
-    @property
-    def mistakes(self):
-        """The likely mistakes the failed checks named, in order."""
-        return [f.mistake for f in self.failed if f.mistake]
-
     def expect(self, ok, message, mistake=""):
         """Record a check; ``mistake``: the likely mistake a failure's message names."""
         if ok:
