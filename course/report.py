@@ -2,7 +2,7 @@
 
 For each assignment: the score distribution, the share of submissions that earned full marks on each
 test cell, and the mistakes the tests diagnosed most often.  The diagnoses are the typed records the judge
-wrote into the judged test cells of the autograded notebooks (:mod:`course.judge.diagnosis`), one per failed
+wrote into the test cells of the autograded notebooks (:mod:`course.judge.diagnosis`), one per failed
 check: never the messages, which the student's code can imitate.
 Submissions that were not graded, and those flagged for review, are listed apart: they are never
 counted as zeros.
