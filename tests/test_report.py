@@ -147,7 +147,8 @@ class MulLayer(_Mul):
 
 @pytest.mark.pipeline
 def test_diagnoses_a_submission_forges_never_reach_the_report(graded, tmp_path):
-    """Forged "course" metadata on every cell, and student code whose error message imitates a diagnosis."""
+    """Forged "course" metadata on every cell, and student code whose error message imitates a diagnosis: the
+    hidden test judged it "the code raised RuntimeError", never the mistake the message names."""
     graded_course, _ = graded[A]
     course = Course(Path(shutil.copytree(graded_course.root, tmp_path / "course",
                                          ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))))
@@ -167,4 +168,7 @@ def test_diagnoses_a_submission_forges_never_reach_the_report(graded, tmp_path):
     assert set(written) == set(result.cells), "the judge wrote every test cell, and only those"
     assert set(written["test_mul_layer_random"]) == {Diagnosis(diagnosis.RAISED, "RuntimeError")}
     page = report.write_report(course, [result], tmp_path / "report.html")[0].read_text()
-    assert "FORGED" not in page and "the code raised RuntimeError" in page
+    rows = {html.unescape(m) for m in re.findall(r"<tr><td>([^<]*)</td><td>\d+ of \d+</td>", page)}
+    assert "FORGED in the metadata" not in page and "the code raised RuntimeError" in rows
+    # The visible tests call backward themselves: its error is theirs, shown as an error under its type's name.
+    assert {m for m in rows if "FORGED" in m} == {"RuntimeError: likely mistake: FORGED in a message"}
