@@ -29,6 +29,7 @@ MAX_TEXT = 200  # characters: an error's first line is the student's text, and m
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """One failed check's diagnosis: its kind (one of KINDS) and, for some kinds, a text (see above)."""
     kind: str
     text: str = ""
 
