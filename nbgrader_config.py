@@ -47,6 +47,9 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# nbgrader lists ClearMetadataPreprocessor, but it stays disabled (nbconvert's default); should it ever be enabled,
+# test cells keep nbgrader's marks and the judge's diagnoses (metadata "course", read by course/report.py).
+c.ClearMetadataPreprocessor.preserve_cell_metadata_mask = {("nbgrader",), ("course",)}
 c.LimitedKernelManager.memory_limit = 3 * 2**30  # bytes of address space: a 20 GB allocation fails inside the notebook
 c.LimitedKernelManager.notebook_timeout = 15 * 60  # seconds for the whole notebook, then the kernel is killed
 c.GuardedExecute.max_output_chars = 200_000  # printed characters kept per cell (a print loop cannot fill the disk)

@@ -73,12 +73,17 @@ def kinks_crossed(x, h=DEFAULT_H, kink=0.0):
 
 @dataclass
 class Comparison:
-    """Outcome of comparing an analytic gradient with the expected one."""
+    """Outcome of comparing an analytic gradient with the expected one.
+
+    ``mistake``: the likely mistake named under the message ("" when none is); ``problem``: what else is
+    wrong, when it is not (only) the values: "returned None", "not numbers", "shape" or "not finite".
+    """
     name: str
     ok: bool
     message: str
     error: float = float("nan")
     mistake: str = ""
+    problem: str = ""
 
     def __bool__(self):
         return self.ok
@@ -114,18 +119,18 @@ def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=
     exp = _asarray(expected, dtype=float)
     if actual is None:
         return Comparison(name, False, t("{name}: your code returned None. Did you forget `return`?", name=name),
-                          mistake="returned None")
+                          problem="returned None")
     act = _as_float_array(actual)
     if act is None:
         return Comparison(name, False, t("{name}: expected an array of numbers, got {type}.", name=name,
                                          type=type_name(actual)),
-                          mistake="not numbers")
+                          problem="not numbers")
     if act.shape != exp.shape:
         hint = diagnose(exp, act, alternatives, batch_size) if diagnosis else ""
         msg = t("{name}: expected shape {expected}, got {actual}", name=name, expected=exp.shape, actual=act.shape)
-        return Comparison(name, False, msg + likely(hint), mistake=hint or "shape")
+        return Comparison(name, False, msg + likely(hint), mistake=hint, problem="shape")
     if not _isfinite(act).all():
-        return Comparison(name, False, t("{name}: contains nan or inf.", name=name), mistake="not finite")
+        return Comparison(name, False, t("{name}: contains nan or inf.", name=name), problem="not finite")
     judged = np.ones(exp.shape, dtype=bool) if skip is None else ~_asarray(skip, dtype=bool)
     diff = _abs(exp - act)
     scale = max(1.0, float(_abs(exp).max())) if exp.size else 1.0
@@ -143,9 +148,9 @@ def compare(name, expected, actual, *, alternatives=None, skip=None, batch_size=
     msg = t("{name}: {wrong} of {size} entries wrong (max relative error {error:.1e}{where}: "
             "expected {expected:.6g}, got {actual:.6g})", name=name, wrong=int(bad.sum()), size=exp.size,
             error=error, where=where, expected=exp[worst], actual=act[worst])
-    return Comparison(name, False, msg + likely(hint), error, hint or "")
+    return Comparison(name, False, msg + likely(hint), error, hint)
 
 
 def likely(hint):
-    """The diagnosis line under a failed comparison (the instructor's report counts these)."""
+    """The diagnosis line under a failed comparison (the failure's ``mistake`` is what the report counts)."""
     return t("\n    likely mistake: {hint}", hint=hint) if hint else ""

@@ -5,6 +5,8 @@ nbgrader_config.py runs them in place of nbgrader's own DeduplicateIds and Overw
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 
+from course.judge import diagnosis
+
 
 class RestoreCells(OverwriteCells):
     """nbgrader's OverwriteCells, which also survives the metadata a student (or an editor) changed.
@@ -15,6 +17,7 @@ class RestoreCells(OverwriteCells):
     """
 
     def preprocess_cell(self, cell, resources, index):
+        diagnosis.drop(cell)  # a submission's own "diagnoses" never reach the report: only the judge writes them
         meta = cell.metadata.get("nbgrader")
         if not meta or "grade_id" not in meta:
             cell.metadata.pop("nbgrader", None)

@@ -1,8 +1,9 @@
 """The instructor's grade report: one self-contained HTML page, and the grades as CSV beside it.
 
 For each assignment: the score distribution, the share of submissions that earned full marks on each
-test cell, and the mistakes the tests diagnosed most often.  The diagnoses are read from the messages
-the test cells left in the autograded notebooks (the same messages the students' feedback shows).
+test cell, and the mistakes the tests diagnosed most often.  The diagnoses are the typed records the judge
+wrote into the test cells of the autograded notebooks (:mod:`course.judge.diagnosis`), one per failed
+check: never the messages, which the student's code can imitate.
 Submissions that were not graded, and those flagged for review, are listed apart: they are never
 counted as zeros.
 """
@@ -22,10 +23,10 @@ from matplotlib.figure import Figure
 from course import cells, i18n
 from course.grading import GRADED, NO_SUBMISSION, NOT_GRADED, status_text, unsandboxed, unsandboxed_notice, write_csv
 from course.i18n import N_, t
+from course.judge import diagnosis
 
 TOP_MISTAKES = 10
 _NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
-_RAISED = re.compile(r"\braised (\w+)")
 _VALUES = re.compile(r"\s*\([N/,. ]*\)")  # "(1/3.2)" after a factor: no meaning once numbers are N
 NOT_ANSWERED = N_("not answered (the cell still raises NotImplementedError)")
 UNRECOGNISED = N_("wrong values that match no catalogued mistake")
@@ -53,54 +54,46 @@ def write_report(course, results, path):
 
 # -- what the autograded notebooks say -------------------------------------------------------------
 def diagnoses(notebook):
-    """(test cell, mistake) pairs for the failures in an autograded notebook, one per failed check."""
-    found = []
-    for cell in notebook.cells:
-        grade_id = cells.grade_id(cell)
-        for output in cell.get("outputs", []) if grade_id else []:
-            if output.get("output_type") == "error":
-                found += [(grade_id, mistake) for mistake in _classify(output)]
-    return found
+    """(test cell, mistake) pairs for the failures the judge diagnosed in an autograded notebook, one per check."""
+    return [(cells.grade_id(cell), _mistake(d)) for cell in notebook.cells for d in diagnosis.read(cell)]
 
 
-def _classify(error):
-    """What went wrong, in words shared by every student who made the same mistake."""
-    ename, evalue = error.get("ename", "Error"), str(error.get("evalue", ""))
-    failures = _failures(evalue)
-    if failures:
-        return [_mistake(f) for f in failures]
-    if ename == "NotImplementedError":
-        return [NOT_ANSWERED]
-    first = evalue.strip().splitlines()[0] if evalue.strip() else ""
-    return [_NUMBER.sub("N", f"{ename}: {first}" if first else ename)[:120]]
-
-
-def _failures(evalue):
-    """The checklist's failed checks: each "✗" line with the lines indented under it."""
-    failures = []
-    for line in evalue.splitlines():
-        if line.lstrip().startswith("✗"):
-            failures.append(line.lstrip()[1:].strip())
-        elif failures and line.startswith("    "):
-            failures[-1] += "\n" + line.strip()
-    return failures
-
-
-def _mistake(text):
-    """One failed check's mistake: its diagnosis if the check named one."""
-    likely = [m.group(1) for m in map(_likely().search, text.splitlines()) if m]
-    if likely:
-        return _VALUES.sub("", _NUMBER.sub("N", likely[0]))
-    if "NotImplementedError" in text:
+def _mistake(found):
+    """A :class:`course.judge.diagnosis.Diagnosis` in the report's words."""
+    if found.kind == diagnosis.MISTAKE:
+        return found.text
+    if found.kind == diagnosis.NOT_ANSWERED:
         return NOT_ANSWERED
-    raised = _RAISED.search(text)
-    return t("the code raised {error}", error=raised.group(1)) if raised else UNRECOGNISED
+    if found.kind == diagnosis.RAISED:
+        return t("the code raised {error}", error=found.text)
+    if found.kind == diagnosis.ERROR:
+        return found.text[:120]
+    return UNRECOGNISED
 
 
-def _likely():
-    """The diagnosis after "likely mistake:", in English or in the edition's language."""
-    markers = {"likely mistake:", t("likely mistake:")}
-    return re.compile(rf"(?:{'|'.join(map(re.escape, markers))})\s*(.+?)\.?\s*$", re.IGNORECASE)
+def tally(submissions):
+    """(students per mistake, test cells per mistake) over each submission's (test cell, mistake) pairs.
+
+    A student counts once per mistake, however many checks it failed.  A mistake's name can carry the numbers
+    of the student's own case ("off by a constant factor of 4.2 (1/0.238)", "the batch size 4 is missing"):
+    names that differ only in their numbers are one mistake, written with N for the numbers (and without a
+    bracket of them), unless every student's name for it is the same ("it works for 1-D arrays only").
+    """
+    spellings = defaultdict(set)
+    for pairs in submissions:
+        for _, mistake in pairs:
+            spellings[_numbers_out(mistake)].add(mistake)
+    label = {key: next(iter(names)) if len(names) == 1 else key for key, names in spellings.items()}
+    students, where = Counter(), defaultdict(set)
+    for pairs in submissions:
+        for cell, mistake in pairs:
+            where[label[_numbers_out(mistake)]].add(cell)
+        students.update({label[_numbers_out(mistake)] for _, mistake in pairs})
+    return students, where
+
+
+def _numbers_out(mistake):
+    return _VALUES.sub("", _NUMBER.sub("N", mistake))
 
 
 def _shown(mistake):
@@ -133,12 +126,7 @@ def _assignment_section(course, assignment, results):
         return "\n".join(parts + ["<p>" + html.escape(t("Nothing graded yet.")) + "</p>"])
     parts.append(_img(_score_histogram(assignment, graded)))
     parts.append(_img(_pass_rates(_test_cells(course, assignment), graded)))
-    mistakes, cells = Counter(), defaultdict(set)
-    for r in graded:
-        found = [d for nb in _autograded_notebooks(course, r) for d in diagnoses(nb)]
-        for cell, mistake in found:
-            cells[mistake].add(cell)
-        mistakes.update({mistake for _, mistake in found})  # students, not failed checks
+    mistakes, cells = tally([[d for nb in _autograded_notebooks(course, r) for d in diagnoses(nb)] for r in graded])
     parts.append(_mistakes(mistakes, cells, len(graded)))
     return "\n".join(parts)
 
@@ -196,7 +184,7 @@ def _mistakes(mistakes, cells, n_graded):
     ax.set(xlabel=t("students"), title=t("Most frequent diagnosed mistakes"))
     fig.tight_layout()
     rows = "".join(_row(_shown(m), t("{k} of {n}", k=k, n=n_graded), ", ".join(sorted(cells[m]))) for m, k in top)
-    return (_img(fig) + _header(t("mistake (from the tests' messages)"), t("students"), t("test cells"))
+    return (_img(fig) + _header(t("mistake (as the tests diagnosed it)"), t("students"), t("test cells"))
             + f"{rows}</table>" + note)
 
 

@@ -11,11 +11,14 @@ import nbformat
 import numpy as np
 import pytest
 
+from course.checks import MAX_LINES
 from course.checks import computation_graphs as exercises
 from course.checks import record
-from course.judge import engine
+from course.judge import diagnosis, engine
+from course.judge.diagnosis import Diagnosis
 from course.judge.engine import Verdict, judge
 from course.judge.preprocessor import JudgeHiddenTests
+from course.repair import RestoreCells
 from tests.conftest import ROOT
 from mistakes.computation_graphs import MISTAKES
 from tests.notebook_runner import run_once
@@ -291,3 +294,92 @@ def test_every_judged_test_is_a_test_cell_of_its_notebook():
         ids |= {c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(path, as_version=4).cells}
     assert set(engine.registry()) <= ids
     assert all(Path(ROOT / "course" / "judge" / f"{p.rsplit('.', 1)[1]}.py").exists() for p in engine.PARTS)
+
+
+# -- the diagnoses it writes for the instructor's report ------------------------------------------------------
+def _diagnoses(*outputs, points=3, grade_id="test_mul_layer_random"):
+    [cell] = _judged(_cell(grade_id, list(outputs), points))
+    return diagnosis.read(cell)
+
+
+def _diagnosed(layer):
+    """(the verdict's message, the diagnoses in the cell's metadata) for MulLayer's hidden test on ``layer``."""
+    [cell] = _judged(_cell("test_mul_layer_random", [_display(b) for b in _bundles(exercises.test_mul_layer_random,
+                                                                                    layer)]))
+    return _errors(cell)[0].evalue, diagnosis.read(cell)
+
+
+class Swapped(MulLayer):
+    def backward(self, dout):
+        return dout * self.x, dout * self.y
+
+
+class Raising(MulLayer):
+    def backward(self, dout):
+        raise TypeError("unsupported operand")
+
+
+class Stub:
+    def forward(self, x, y):
+        raise NotImplementedError("replace this line with your code")
+
+
+def test_each_failed_check_is_diagnosed_in_the_cells_metadata_as_its_message_says():
+    message, swapped = _diagnosed(Swapped)
+    mistake = swapped[0].text
+    assert message.startswith("MulLayer on random inputs: 12 problem(s)") and "not swapped" in mistake
+    assert swapped == [Diagnosis(diagnosis.MISTAKE, mistake)] * 12, "the checks past the message's 8 lines too"
+    assert message.count(f"\n    likely mistake: {mistake}\n") == MAX_LINES
+    message, stub = _diagnosed(Stub)
+    assert stub == [Diagnosis(diagnosis.NOT_ANSWERED)] * message.count("✗") == [Diagnosis(diagnosis.NOT_ANSWERED)] * 6
+    message, raising = _diagnosed(Raising)
+    assert set(raising) == {Diagnosis(diagnosis.RAISED, "TypeError")} and "raised TypeError" in message
+
+
+def test_a_failure_the_judge_did_not_write_is_diagnosed_by_its_error(good):
+    name = nbformat.v4.new_output("error", ename="NameError", evalue="name 'MulLayer' is not defined", traceback=[])
+    assert _diagnoses(name) == [Diagnosis(diagnosis.ERROR, "NameError: name 'MulLayer' is not defined")]
+    void = nbformat.v4.new_output("error", ename="GradingIntegrityError", evalue="this test does not count\n...",
+                                  traceback=[])
+    assert _diagnoses(_display(good), void) == [Diagnosis(diagnosis.ERROR, "GradingIntegrityError: this test does "
+                                                                            "not count")]
+    assert _diagnoses(_display({record.MIME: "not json"}))[0].kind == diagnosis.ERROR
+    assert _diagnoses(_display(good)) == []
+
+
+def test_a_visible_tests_failure_is_diagnosed_by_its_error_never_by_its_text():
+    def visible(*outputs):
+        return _diagnoses(*outputs, points=0, grade_id="test_mul_layer_apple")
+
+    imitation = nbformat.v4.new_output("error", ename="CheckFailed", traceback=[],
+                                       evalue="MulLayer: 1 problem(s)\n  ✗ dx\n    likely mistake: forged")
+    assert visible(imitation) == [Diagnosis(diagnosis.UNRECOGNISED)]
+    stub = nbformat.v4.new_output("error", ename="NotImplementedError", evalue="replace this line", traceback=[])
+    assert visible(stub) == [Diagnosis(diagnosis.NOT_ANSWERED)]
+    assert visible(nbformat.v4.new_output("stream", name="stdout", text="✓ all 3 checks passed\n")) == []
+
+
+def test_diagnoses_a_submission_put_into_its_cells_never_survive_grading(good):
+    forged = {"diagnoses": [{"kind": diagnosis.MISTAKE, "text": "forged"}]}
+    answer = nbformat.v4.new_code_cell("class MulLayer: ...", metadata={
+        "course": forged, "nbgrader": {"grade": False, "solution": True, "grade_id": "mul_layer"}})
+    markdown = nbformat.v4.new_markdown_cell("text", metadata={"course": forged})
+    visible, judged = _cell("test_mul_layer_apple", [], points=0), _cell("test_mul_layer_random", [_display(good)])
+    plain = nbformat.v4.new_code_cell("x = 1", metadata={"course": forged})
+    for cell in (visible, judged):
+        cell.metadata["course"] = forged
+    cells = _judged(answer, markdown, visible, judged, plain)
+    assert "forged" not in json.dumps([c.metadata for c in cells])
+    assert [diagnosis.read(c) for c in cells] == [[], [], [], [], []]
+    assert RestoreCells().preprocess_cell(plain, {}, 0)[0].metadata == {}, "dropped before the notebook runs, too"
+    RestoreCells().preprocess_cell(markdown, {}, 1)
+    assert "course" not in markdown.metadata
+
+
+def test_the_readmes_example_feedback_is_what_the_test_prints():
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("   MulLayer on random inputs"):]
+    example = "\n".join(line[3:] for line in block[:block.index("   ```")].splitlines())
+    nb = ROOT / "source" / "02-computation-graphs" / "computation_graphs.ipynb"
+    swapped = run_once(nb, {m.name: m for m in MISTAKES}["mul_not_swapped"].cells).failed["test_mul_layer_random"]
+    assert swapped.startswith(example) and swapped.endswith("\n  ... and 4 more")

@@ -206,11 +206,26 @@ def test_a_korean_submission_autograded_by_nbgrader_scores_as_in_english(tmp_pat
 
 def test_the_report_counts_korean_diagnoses(monkeypatch):
     from course import report
+    from course.checks import computation_graphs as exercises, record
+    from course.judge.diagnosis import Diagnosis, RAISED
+    from course.judge.engine import judge
+
+    class Swapped:
+        def forward(self, x, y):
+            self.x, self.y = x, y
+            return x * y
+
+        def backward(self, dout):
+            return dout * self.x, dout * self.y
 
     monkeypatch.setenv(i18n.ENV, "ko")
-    failure = "dx: 원소 3개 중 3개가 틀렸습니다\n    예상되는 실수: 부호가 반대입니다"
-    assert report._mistake(failure) == "부호가 반대입니다"
-    assert report._mistake("dx: wrong\n    likely mistake: the sign is flipped.") == "the sign is flipped"
+    with record.capture() as bundles:
+        exercises.test_mul_layer_random(Swapped)
+    verdict = judge("test_mul_layer_random", [b[record.MIME] for b in bundles])
+    [mistake] = verdict.mistakes
+    assert HANGUL.search(mistake) and f"예상되는 실수: {mistake}" in verdict.message, "the Korean diagnosis itself"
+    assert HANGUL.search(report._mistake(Diagnosis(RAISED, "TypeError")))
+    assert HANGUL.search(report._shown(report.NOT_ANSWERED))
 
 
 def test_korean_grade_table_lines_up_hangul(monkeypatch):

@@ -4,49 +4,47 @@ import base64
 import csv
 import html
 import re
+import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from course import report
-from course.grading import Result
+from course import cells, report, submissions
+from course.folders import Course
+from course.grading import Grader, Result
+from course.judge import diagnosis
+from course.judge.diagnosis import Diagnosis
 from course.notes import TAMPERING, Note
 from tests.conftest import make_course_copy
 
 A = "02-computation-graphs"
 
 
-def check_failed(*lines):
-    return {"output_type": "error", "ename": "CheckFailed", "traceback": [],
-            "evalue": "MulLayer on random inputs: 2 problem(s), 0 check(s) passed\n" + "\n".join(lines)}
-
-
-def graded_cell(grade_id, *outputs):
+def graded_cell(grade_id, *diagnoses, solution=False):
+    """A test cell (or an answer cell) of an autograded notebook, with the diagnoses the judge wrote into it."""
     cell = nbformat.v4.new_code_cell("checks.something()")
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
-                                 "points": 1, "schema_version": 3}
-    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    cell.metadata["nbgrader"] = {"grade": not solution, "solution": solution, "locked": not solution,
+                                 "grade_id": grade_id, "points": 1, "schema_version": 3}
+    diagnosis.write(cell, diagnoses)
     return cell
 
 
-SWAPPED = ("  ✗ dx (shape (3,)): 3 of 3 entries wrong (expected 1.5, got 2.5)\n"
-           "    likely mistake: the inputs are not swapped")
+SWAPPED = Diagnosis(diagnosis.MISTAKE, "the inputs are not swapped")
 
 
-def test_each_failed_check_is_named_by_its_diagnosis():
+def test_each_diagnosis_is_named_in_the_reports_words():
     nb = nbformat.v4.new_notebook(cells=[
-        graded_cell("t_random", check_failed(SWAPPED, "  ✗ dy: off. Likely mistake: a factor of 4.2 (1/0.238).")),
-        graded_cell("t_numbers", check_failed("  ✗ dapple: expected 2.2, got 20000")),
-        graded_cell("t_stub", {"output_type": "error", "ename": "NotImplementedError", "evalue": "replace this line",
-                             "traceback": []}),
-        graded_cell("t_raised", check_failed("  ✗ backward(dout) raised TypeError: unsupported operand")),
-        graded_cell("t_name", {"output_type": "error", "ename": "NameError", "traceback": [],
-                             "evalue": "name 'MulLayer' is not defined"}),
-        graded_cell("t_ok", {"output_type": "stream", "name": "stdout", "text": "✓ all 3 checks passed\n"}),
+        graded_cell("t_random", SWAPPED, Diagnosis(diagnosis.MISTAKE, "a factor of 4.2 (1/0.238)")),
+        graded_cell("t_numbers", Diagnosis(diagnosis.UNRECOGNISED)),
+        graded_cell("t_stub", Diagnosis(diagnosis.NOT_ANSWERED)),
+        graded_cell("t_raised", Diagnosis(diagnosis.RAISED, "TypeError")),
+        graded_cell("t_name", Diagnosis(diagnosis.ERROR, "NameError: name 'MulLayer' is not defined")),
+        graded_cell("t_ok"),
     ])
     assert report.diagnoses(nb) == [
         ("t_random", "the inputs are not swapped"),
-        ("t_random", "a factor of N"),
+        ("t_random", "a factor of 4.2 (1/0.238)"),
         ("t_numbers", report.UNRECOGNISED),
         ("t_stub", report.NOT_ANSWERED),
         ("t_raised", "the code raised TypeError"),
@@ -54,10 +52,29 @@ def test_each_failed_check_is_named_by_its_diagnosis():
     ]
 
 
-def write_autograded(course, student, *cells):
+def test_only_the_judges_diagnoses_in_test_cells_count_never_a_messages_text():
+    answer = graded_cell("mul_layer", SWAPPED, solution=True)
+    forged_kind = graded_cell("t_a", Diagnosis("the best student", "forged"))
+    imitated = graded_cell("t_b")
+    imitated.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", traceback=[],
+                                               evalue="T: 1 problem(s)\n  ✗ dx wrong\n    likely mistake: forged")]
+    markdown = nbformat.v4.new_markdown_cell("text", metadata={"course": {"diagnoses": [{"kind": "mistake"}]}})
+    assert report.diagnoses(nbformat.v4.new_notebook(cells=[answer, forged_kind, imitated, markdown])) == []
+
+
+def test_mistakes_that_differ_only_in_their_numbers_are_one_row():
+    ann = [("t1", "off by a constant factor of 4.2 (1/0.238)"), ("t1", "it works for 1-D arrays only")]
+    bo = [("t2", "off by a constant factor of 2.5 (1/0.4)"), ("t2", "it works for 1-D arrays only")]
+    students, where = report.tally([ann, bo, [("t1", "the batch size 4 is missing")]])
+    assert students == {"off by a constant factor of N": 2, "it works for 1-D arrays only": 2,
+                        "the batch size 4 is missing": 1}, "one spelling keeps its numbers"
+    assert where["off by a constant factor of N"] == {"t1", "t2"}
+
+
+def write_autograded(course, student, *notebook_cells):
     folder = course.autograded / student / A
     folder.mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(cells=list(cells)), folder / course.notebook_names(A)[0])
+    nbformat.write(nbformat.v4.new_notebook(cells=list(notebook_cells)), folder / course.notebook_names(A)[0])
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +92,8 @@ def written(tmp_path_factory):
         Result("eve", A, "no submission", reason="no folder submitted/eve"),
     ]
     write_autograded(course, "ann", graded_cell("test_mul_layer_random"))
-    write_autograded(course, "bo", graded_cell("test_mul_layer_random", check_failed(SWAPPED, SWAPPED)))
-    write_autograded(course, "cy", graded_cell("test_mul_layer_random", check_failed(SWAPPED)))
+    write_autograded(course, "bo", graded_cell("test_mul_layer_random", SWAPPED, SWAPPED))
+    write_autograded(course, "cy", graded_cell("test_mul_layer_random", SWAPPED))
     (tmp_path / "out").mkdir()
     return report.write_report(course, results, tmp_path / "out" / "report.html")
 
@@ -116,3 +133,43 @@ def test_the_report_on_real_grading_ranks_the_diagnosed_mistakes(graded, tmp_pat
     ranked = {html.unescape(m): int(k) for m, k in rows}
     assert ranked.pop(report.NOT_ANSWERED) == 1, "only the untouched copy"
     assert len(ranked) >= 3, f"the catalogued mistakes are diagnosed: {ranked}"
+
+
+FORGED = {"diagnoses": [{"kind": diagnosis.MISTAKE, "text": "FORGED in the metadata"}]}
+IMITATION = '''
+_Mul = MulLayer
+
+
+class MulLayer(_Mul):
+    def backward(self, dout):
+        raise RuntimeError("\\n    likely mistake: FORGED in a message")
+'''
+
+
+@pytest.mark.pipeline
+def test_diagnoses_a_submission_forges_never_reach_the_report(graded, tmp_path):
+    """Forged "course" metadata on every cell, and student code whose error message imitates a diagnosis: the
+    hidden test judged it "the code raised RuntimeError", never the mistake the message names."""
+    graded_course, _ = graded[A]
+    course = Course(Path(shutil.copytree(graded_course.root, tmp_path / "course",
+                                         ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))))
+    nb = submissions.perfect(nbformat.read(course.source_notebook(A), as_version=4),
+                             nbformat.read(course.release_notebook(A), as_version=4))
+    for cell in nb.cells:
+        cell.metadata["course"] = FORGED
+        if cells.grade_id(cell) == "mul_layer":
+            cell.source += IMITATION
+    folder = course.submitted / "forger" / A
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / course.notebook_names(A)[0])
+    result = Grader(course, log=lambda *a: None).autograde("forger", A)
+    assert result.status == "graded", result.reason
+    [autograded] = report._autograded_notebooks(course, result)
+    written = {cells.grade_id(c): diagnosis.read(c) for c in autograded.cells if "course" in c.metadata}
+    assert set(written) == set(result.cells), "the judge wrote every test cell, and only those"
+    assert set(written["test_mul_layer_random"]) == {Diagnosis(diagnosis.RAISED, "RuntimeError")}
+    page = report.write_report(course, [result], tmp_path / "report.html")[0].read_text()
+    rows = {html.unescape(m) for m in re.findall(r"<tr><td>([^<]*)</td><td>\d+ of \d+</td>", page)}
+    assert "FORGED in the metadata" not in page and "the code raised RuntimeError" in rows
+    # The visible tests call backward themselves: its error is theirs, shown as an error under its type's name.
+    assert {m for m in rows if "FORGED" in m} == {"RuntimeError: likely mistake: FORGED in a message"}

@@ -12,10 +12,11 @@ inputs from their own seeded generators, whatever the student's code does to num
 """
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from course.gradcheck import compare, type_name
+from course.gradcheck import compare, likely, type_name
 from course.i18n import t
 
 _Generator = np.random.Generator
@@ -66,33 +67,58 @@ def _plain(value):
         return value
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One failed check: the message the student reads, and what it diagnoses for the instructor's report.
+
+    ``mistake``: the likely mistake the message names ("" when it names none); ``raised``: the type of the
+    exception the student's code raised instead of returning ("" when it returned); ``not_answered``: that
+    exception is the stub's NotImplementedError.
+    """
+    message: str
+    mistake: str = ""
+    raised: str = ""
+    not_answered: bool = False
+
+
 class Checklist:
     """Collects the verdicts of one test; every comparison takes (name, expected, actual).
 
     In the kernel (a visible test) :meth:`verdict` prints the result or raises :class:`CheckFailed`; the
     grader's judge (:mod:`course.judge`) collects into a Checklist too and reads :attr:`ok`,
-    :meth:`summary` and :attr:`mistakes` instead.
+    :meth:`summary` and :attr:`failed` (each a :class:`Failure`) instead.
     """
 
     def __init__(self, title):
         self.title = title
-        self.passed = []
-        self.failed = []
-        self.mistakes = []  # the named likely mistakes of the failed comparisons
+        self.passed = []  # the messages of the checks that passed
+        self.failed = []  # a Failure per failed check
 
     @property
     def ok(self):
         return not self.failed
 
-    def expect(self, ok, message):
-        (self.passed if ok else self.failed).append(message)
+    def expect(self, ok, message, mistake=""):
+        """Record a check; ``mistake``: the likely mistake a failure's message names."""
+        if ok:
+            self.passed.append(message)
+        else:
+            self.failed.append(Failure(message, mistake))
         return bool(ok)
 
     def comparison(self, result):
         """Record a :class:`course.gradcheck.Comparison` (and the mistake it names, if it failed)."""
-        if not result.ok and result.mistake:
-            self.mistakes.append(result.mistake)
-        return self.expect(result.ok, result.message)
+        return self.expect(result.ok, result.message, result.mistake)
+
+    def name_mistake(self, hint):
+        """Name the likely mistake under the failure just recorded."""
+        self.amend(likely(hint), hint)
+
+    def amend(self, text, mistake=None):
+        """Add ``text`` to the message of the failure just recorded (and name its mistake, if given)."""
+        last = self.failed[-1]
+        self.failed[-1] = replace(last, message=last.message + text,
+                                  mistake=last.mistake if mistake is None else mistake)
 
     def gradient(self, name, expected, actual, **options):
         """Record the comparison of a gradient with the expected one (see :func:`course.gradcheck.compare`)."""
@@ -118,8 +144,13 @@ class Checklist:
         try:
             return _plain(fn(*args, **kwargs))
         except Exception as exc:  # the student's code may raise anything
-            self.failed.append(raised(what, type(exc).__name__, exc, isinstance(exc, NotImplementedError)))
+            self.raised_instead(what, type(exc).__name__, exc, isinstance(exc, NotImplementedError))
             raise _StopChecking from None
+
+    def raised_instead(self, what, error, message, stub=False):
+        """Record that ``what`` raised the exception type named ``error`` (``stub``: the stub's
+        NotImplementedError) instead of returning."""
+        self.failed.append(Failure(raised(what, error, message, stub), raised=error, not_answered=stub))
 
     def summary(self):
         """The verdict in words: one line if every check passed, else a line per failed check."""
@@ -128,7 +159,7 @@ class Checklist:
         shown = self.failed[:MAX_LINES]
         lines = [t("{title}: {failed} problem(s), {passed} check(s) passed", title=self.title,
                    failed=len(self.failed), passed=len(self.passed))]
-        lines += [f"  ✗ {m}" for m in shown]
+        lines += [f"  ✗ {f.message}" for f in shown]
         if len(self.failed) > len(shown):
             lines.append(t("  ... and {n} more", n=len(self.failed) - len(shown)))
         return "\n".join(lines)
@@ -170,5 +201,5 @@ def expect_close(name, expected, actual, rtol=1e-7):
     """A visible-test helper: assert that ``actual`` equals ``expected`` with a readable message."""
     c = Checklist(name)
     if not c.close(name, expected, actual, rtol):
-        raise CheckFailed(f"✗ {c.failed[0]}")
+        raise CheckFailed(f"✗ {c.failed[0].message}")
     print(f"✓ {c.passed[0]}")

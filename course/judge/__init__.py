@@ -19,7 +19,8 @@ How a hidden test works
    the cases by calling the SAME builder, computes the expected values itself, compares them with what was
    recorded (:mod:`course.gradcheck`), names mistakes (:mod:`course.diagnose`) and returns a
    :class:`~course.judge.engine.Verdict`.  The verdict becomes the cell's outputs: a pass is a "✓ ..." line,
-   a failure one ``CheckFailed`` error with the message (the points and the feedback follow from that).
+   a failure one ``CheckFailed`` error with the message (the points and the feedback follow from that); its
+   diagnoses go into the cell's metadata for the instructor's report (:mod:`course.judge.diagnosis`).
 
 API
 ---
@@ -29,7 +30,10 @@ batch=None)``; ``LayerExercise(test, cases, params=())`` (forward, inputs after 
 ``course.judge``: ``LayerCheck(exercise, title, f, grads=("dx",), exact=None, mistakes=..., unchanged=False,
 skip=None, subject="", builds_on={}, tolerance={}, two_layers_hint="")``; ``FunctionCheck(exercise, title,
 subject, names, f, result="total", builds_on={})``; ``engine.judge(test, records, earlier) -> Verdict(test, ok,
-message, mistakes, depends_on)``.  Messages go through ``course.i18n.t("literal template {field}", field=...)``.
+message, diagnoses, depends_on)`` (a :class:`course.judge.diagnosis.Diagnosis` per failed check: record a
+failure's mistake with ``checklist.expect(ok, message, mistake)``, ``checklist.name_mistake(hint)`` or a
+Comparison's ``mistake``, never only in the message's text).  Messages go through
+``course.i18n.t("literal template {field}", field=...)``.
 
 Converting a check (Parts 1, 3 and 4)
 -------------------------------------

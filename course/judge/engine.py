@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course.checks import Checklist, raised
+from course.checks import Checklist
 from course.checks.record import Raised, Record, RecordError
 from course.gradcheck import type_name
 from course.i18n import t
+from course.judge import diagnosis
 
 # The modules that define the checks of each notebook (each has CHECKS, a list).
 PARTS = ("course.judge.why_backprop", "course.judge.computation_graphs", "course.judge.layers", "course.judge.homework")
@@ -21,12 +22,17 @@ PARTS = ("course.judge.why_backprop", "course.judge.computation_graphs", "course
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the grader writes into a judged test cell."""
+    """What the grader writes into a judged test cell: the message as its outputs, the diagnoses as its metadata."""
     test: str
     ok: bool
     message: str
-    mistakes: tuple = ()    # the likely mistakes the failed comparisons named
+    diagnoses: tuple = ()   # a course.judge.diagnosis.Diagnosis per failed check
     depends_on: tuple = ()  # earlier tests this one builds on that failed
+
+    @property
+    def mistakes(self):
+        """The likely mistakes the failed checks named, each once."""
+        return tuple(dict.fromkeys(d.text for d in self.diagnoses if d.kind == diagnosis.MISTAKE))
 
 
 def registry():
@@ -51,7 +57,7 @@ def lookup(entries, key, what, c):
         raise Missing
     value = entries[key]
     if isinstance(value, Raised):
-        c.expect(False, raised(what, value.type_name, value.message, value.type_name == "NotImplementedError"))
+        c.raised_instead(what, value.type_name, value.message, value.type_name == "NotImplementedError")
         raise Missing
     return value
 
@@ -68,7 +74,8 @@ def describe(value):
 
 
 def failed(test, message):
-    return Verdict(test, False, message)
+    """The verdict on a test whose record cannot be judged."""
+    return Verdict(test, False, message, (diagnosis.unjudged(message),))
 
 
 def judge(test, records, earlier=None, checks=None):
@@ -97,5 +104,5 @@ def judge(test, records, earlier=None, checks=None):
     blockers = tuple((name, dep) for name, dep in check.builds_on.items() if dep in (earlier or {}) and not earlier[dep].ok)
     notes = [t("`{subject}` uses your `{name}`, whose own test failed: fix it first.", subject=check.subject, name=name)
              for name, _ in blockers]
-    return Verdict(test, False, "\n".join(notes + [c.summary()]), tuple(dict.fromkeys(c.mistakes)),
+    return Verdict(test, False, "\n".join(notes + [c.summary()]), tuple(map(diagnosis.of_failure, c.failed)),
                    tuple(dep for _, dep in blockers))

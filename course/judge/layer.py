@@ -108,7 +108,7 @@ class LayerCheck:
         if self.skip is not None:
             options["skip"] = self.skip(name, case)
         result = compare(what, expected, actual, **options)
-        if not result.ok and case.other and self.two_layers_hint and not result.mistake:
+        if not result.ok and case.other and self.two_layers_hint and not (result.mistake or result.problem):
             result.message += likely(self.two_layers_hint)
             result.mistake = self.two_layers_hint
         c.comparison(result)

@@ -10,7 +10,7 @@ import numpy as np
 
 from course.checks import layers as exercises
 from course.checks.exercises import key
-from course.gradcheck import kinks_crossed, likely, numerical_gradient, relative_error
+from course.gradcheck import kinks_crossed, numerical_gradient, relative_error
 from course.i18n import t
 from course.judge import reference as R
 from course.judge.engine import Missing, describe, lookup
@@ -40,12 +40,6 @@ def _quotient(case, expected_shape):
         return {}
     return {t("a difference quotient posing as a backward pass: near 1e13, x ± h rounds back to x and the "
               "quotient is 0; use the local derivative"): np.zeros(expected_shape)}
-
-
-def _named(c, hint):
-    """Name the likely mistake under the failure just recorded."""
-    c.failed[-1] += likely(hint)
-    c.mistakes.append(hint)
 
 
 def _unchanged(c, entries, k, original, what):
@@ -177,7 +171,7 @@ def _loss_close(c, what, loss, scores, labels):
     c.expect(False, t("{what}: expected {expected:.10g} (the mean cross-entropy), got {value:.10g}", what=what,
                       expected=book, value=value))
     if hint:
-        _named(c, hint)
+        c.name_mistake(hint)
     return False
 
 
@@ -235,7 +229,7 @@ class SoftmaxFunctionsCheck:
                 continue
             what = t("softmax of {case}", case=label)
             if not c.close(what, R.softmax(x), out) and isinstance(out, np.ndarray) and not np.isfinite(out).all():
-                _named(c, t("an overflow in exp: subtract each row's maximum first"))
+                c.name_mistake(t("an overflow in exp: subtract each row's maximum first"))
             _unchanged(c, entries, key(label, "input 0 after softmax"), x, t("softmax for {case}", case=label))
         for label, y, labels in exercises.cross_entropy_cases(3560):
             try:
@@ -253,9 +247,9 @@ class SoftmaxFunctionsCheck:
             if value is not None and value.size == 1:
                 v = float(value.reshape(()))
                 if n > 1 and np.isclose(v, expected * n, rtol=1e-7):
-                    _named(c, t("the sum over the batch, not the mean (divide by N = {n})", n=n))
+                    c.name_mistake(t("the sum over the batch, not the mean (divide by N = {n})", n=n))
                 elif not np.isfinite(v) or np.isclose(v, no_epsilon, rtol=1e-7):
-                    _named(c, t("the 1e-7 inside the log is missing: -log(y + 1e-7)"))
+                    c.name_mistake(t("the 1e-7 inside the log is missing: -log(y + 1e-7)"))
             _unchanged(c, entries, key(label, "input 0 after cross_entropy_error"), y,
                        t("cross_entropy_error for {case}", case=label))
 
@@ -374,8 +368,8 @@ def _judge_backprop(c, entries, problem):
         if not c.expect(shaped and nonzero, t("each gradient has its parameter's shape") if shaped and nonzero else
                         t("each gradient must be an array of its parameter's shape, and not all zeros")) \
                 and problem.huge and shaped:
-            _named(c, t("a numerical gradient posing as backpropagation: near ±1e12 a nudge of h does not move the "
-                        "loss, so a difference quotient is 0"))
+            c.name_mistake(t("a numerical gradient posing as backpropagation: near ±1e12 a nudge of h does not move "
+                             "the loss, so a difference quotient is 0"))
     after = lookup(entries, key(label, "params after gradient"), t("net.params after gradient"), c)
     same = isinstance(after, dict) and all(
         isinstance(after.get(k), np.ndarray) and np.array_equal(after[k], p[k]) for k in PARAMS)

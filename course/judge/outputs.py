@@ -9,6 +9,7 @@ from dataclasses import replace
 import nbformat
 
 from course.checks.record import MIME
+from course.judge import diagnosis
 from course.judge.engine import judge
 
 
@@ -25,8 +26,8 @@ def judge_cell(test, outputs, earlier, checks=None):
     """(Verdict, new outputs) for the test cell ``test`` whose execution left ``outputs``.
 
     An error the judge did not write (the guard voiding the test, a timeout, a name the notebook never
-    defined) stays, and the cell fails whatever its record says.  The student's stderr becomes stdout: in a
-    judged cell the verdict speaks for the values, and a warning costs nothing.
+    defined) stays, and the cell fails whatever its record says, diagnosed by that error.  The student's stderr
+    becomes stdout: in a judged cell the verdict speaks for the values, and a warning costs nothing.
     """
     records = [o["data"][MIME] for o in outputs if is_record(o)]
     kept = [nbformat.v4.new_output("stream", name="stdout", text=o.get("text", ""))
@@ -34,8 +35,9 @@ def judge_cell(test, outputs, earlier, checks=None):
     verdict = judge(test, records, earlier, checks)
     foreign = [o for o in kept if o.get("output_type") == "error"]
     if foreign:
-        error = foreign[0]
-        return replace(verdict, ok=False, message=f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"), kept
+        ename, evalue = foreign[0].get("ename", "Error"), foreign[0].get("evalue", "")
+        return replace(verdict, ok=False, message=f"{ename}: {evalue}",
+                       diagnoses=(diagnosis.of_error(ename, evalue),)), kept
     if verdict.ok:
         return verdict, kept + [nbformat.v4.new_output("stream", name="stdout", text=verdict.message + "\n")]
     return verdict, kept + [nbformat.v4.new_output("error", ename="CheckFailed", evalue=verdict.message,

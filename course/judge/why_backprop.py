@@ -108,8 +108,7 @@ def probe_hints(entries):
 
 def _fail_with_hints(c, entries):
     for hint in probe_hints(entries):
-        c.expect(False, t("Likely mistake: {hint}.", hint=hint))
-        c.mistakes.append(hint)
+        c.expect(False, t("Likely mistake: {hint}.", hint=hint), hint)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -152,7 +151,7 @@ class GradientCheck(_Check):
             return c.gradient(t("gradient for {case}", case=case.label), expected, got, **PLACEMENT)
         outcome = compare(case.label, expected, got, diagnosis=False, **ACCURACY)
         # wrong values (or a wrong shape, whose error is nan) beyond the numerics: a classic mistake may fit
-        if not outcome.ok and outcome.mistake in ("", "shape") and not outcome.error < NUMERICS:
+        if not outcome.ok and not outcome.mistake and outcome.problem in ("", "shape") and not outcome.error < NUMERICS:
             hint = diagnose(expected, got)
             if hint:
                 outcome.mistake = hint
@@ -189,8 +188,7 @@ def _layout_pattern(results, c):
                  "(np.ndindex(x.shape))")
     else:
         return
-    c.expect(False, t("Likely mistake: {hint}.", hint=hint))
-    c.mistakes.append(hint)
+    c.expect(False, t("Likely mistake: {hint}.", hint=hint), hint)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -205,8 +203,8 @@ class SgdCheck(_Check):
             try:
                 self._case(entries, label, params0, grads0, lr, c)
             except Missing:
-                if c.failed and "raised KeyError" in c.failed[-1]:
-                    c.failed[-1] += t(" (loop over the keys params has, for key in params, not a fixed list of names)")
+                if c.failed and c.failed[-1].raised == "KeyError":
+                    c.amend(t(" (loop over the keys params has, for key in params, not a fixed list of names)"))
 
     def _case(self, entries, label, params0, grads0, lr, c):
         lookup(entries, key(label, "call"), t("sgd_step with {case}", case=label), c)
@@ -361,11 +359,9 @@ class SlopeCheck(_Check):
                 continue
             hint = next((name for name, value in wrong.items() if not np.isclose(value, expected, rtol=1e-3)
                          and isinstance(got, np.ndarray) and got.shape == () and np.isclose(got, value, rtol=1e-6)), "")
-            if hint:
-                c.mistakes.append(hint)
             shown = f"{float(got):.6g}" if isinstance(got, np.ndarray) and got.shape == () else describe(got)
             c.expect(False, t("{what}: expected {expected:.6g}, got {got}", what=label, expected=expected, got=shown)
-                     + likely(hint))
+                     + likely(hint), hint)
 
 
 CHECKS = [
