@@ -49,6 +49,13 @@ def catalogue(assignment):
         return []
 
 
+def points(assignment):
+    """grade_id -> points of every graded cell of the assignment's source notebook: what its scores add up from."""
+    nb = nbformat.read(Course(ROOT).source_notebook(assignment), as_version=4)
+    return {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["points"] for c in nb.cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
 def pipeline_mistakes(assignment):
     """The catalogued mistakes the pipeline tests autograde: spread over the answer cells, in catalogue order."""
     mistakes = catalogue(assignment)
