@@ -56,6 +56,16 @@ def points(assignment):
             if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
 
 
+def selected(request, *names):
+    """(the values of the parameters ``names``) of each test of the requesting module that was selected to run."""
+    found = []
+    for item in request.session.items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if item.module is request.module and all(name in params for name in names):
+            found.append(tuple(params[name] for name in names))
+    return found
+
+
 def pipeline_mistakes(assignment):
     """The catalogued mistakes the pipeline tests autograde: spread over the answer cells, in catalogue order."""
     mistakes = catalogue(assignment)

@@ -31,8 +31,8 @@ from matplotlib.text import Text
 from course import edition, i18n, submissions
 from course.grading import Grader, table
 from course.layout import Course
-from tests.conftest import ASSIGNMENTS, ROOT, catalogue, make_course_copy, write_submission
-from tests.notebook_runner import run_notebook
+from tests.conftest import ASSIGNMENTS, ROOT, catalogue, make_course_copy, selected, write_submission
+from tests.notebook_runner import run_ahead, run_notebook, run_once
 
 COURSE = Course(ROOT)
 HANGUL = re.compile("[가-힣]")
@@ -175,36 +175,43 @@ def test_the_edition_folder_is_an_nbgrader_course_of_its_own(korean):
 
 
 # -- grading in both editions ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def korean_sample_run_ahead(korean, request):
+    """The selected cases of the sample run first on every core (the test below then reads their results)."""
+    run_ahead([(korean[0].source_notebook(a), m.cells) for a, m in selected(request, "assignment", "mistake")])
+
+
 @pytest.mark.parametrize("assignment,mistake", CASES, ids=[f"{a}:{m.name}" for a, m in CASES])
-def test_mistake_loses_the_same_cells_in_korean(korean, assignment, mistake):
+def test_mistake_loses_the_same_cells_in_korean(korean, korean_sample_run_ahead, assignment, mistake):
     """tests/test_catalogue.py proves the English notebooks lose exactly ``mistake.loses``; so must the Korean."""
-    run = run_notebook(korean[0].source_notebook(assignment), mistake.cells)
+    run = run_once(korean[0].source_notebook(assignment), mistake.cells)
     assert set(run.failed) == set(mistake.loses), mistake.description
-    assert i18n.language() == "en", "the Korean notebook's edition() leaked out of its run"
 
 
 @pytest.fixture(scope="module")
 def korean_solution(korean):
-    """assignment -> (Run, the figures it made): each Korean solution run once, with only the Hangul font the
-    course ships (any Nanum font of the machine hidden), for the two tests below."""
+    """assignment -> (Run, the figures it made, the fonts matplotlib knew at its end): each Korean solution run
+    once, with only the Hangul font the course ships (any Nanum font of the machine hidden), for the two tests below."""
     runs = {}
 
-    def run(assignment):
+    def solution(assignment):
         if assignment not in runs:
             drawn = []
             with pytest.MonkeyPatch.context() as patch:
                 _shipped_font_only(patch)
                 patch.setattr(Figure, "__init__", _recording(Figure.__init__, drawn))
-                runs[assignment] = run_notebook(korean[0].source_notebook(assignment)), drawn
+                run = run_notebook(korean[0].source_notebook(assignment))
+                runs[assignment] = run, drawn, list(font_manager.fontManager.ttflist)
             font_manager.fontManager._findfont_cached.cache_clear()
         return runs[assignment]
-    return run
+    return solution
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_korean_solution_passes_every_test_cell(korean_solution, assignment):
-    run, _ = korean_solution(assignment)
+    run = korean_solution(assignment)[0]
     assert run.failed == {} and run.errors == {}
+    assert i18n.language() == "en", "the Korean notebook's edition() leaked out of its run"
 
 
 @pytest.mark.pipeline
@@ -271,20 +278,21 @@ class _Messages(logging.Handler):
 
 
 def _shipped_font_only(monkeypatch):
-    """Hide every Nanum font but the course's; the paths of the course's."""
+    """Hide every Nanum font but the course's."""
     ours = {str(p) for p in i18n.hangul_font_files()}
     monkeypatch.setattr(font_manager.fontManager, "ttflist", [
         f for f in font_manager.fontManager.ttflist if "Nanum" not in f.name or f.fname in ours])
     font_manager.fontManager._findfont_cached.cache_clear()
-    return ours
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_every_korean_figure_draws_its_hangul(korean_solution, assignment, monkeypatch):
     """Draw every figure of the Korean notebook with only the font the course ships (any Nanum font of the
     machine hidden), and fail on a missing glyph: matplotlib's warning, or mathtext's log message."""
-    _, drawn = korean_solution(assignment)
-    ours = _shipped_font_only(monkeypatch)
+    _, drawn, fonts = korean_solution(assignment)
+    ours = {str(p) for p in i18n.hangul_font_files()}
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts)  # as the run left them, the course's first
+    font_manager.fontManager._findfont_cached.cache_clear()
 
     messages = _Messages()
     logging.getLogger("matplotlib").addHandler(messages)
