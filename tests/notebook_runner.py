@@ -122,17 +122,20 @@ def run_once(source_path, answers=None):
 
 
 def run_ahead(submissions):
-    """Run these (source_path, answers) submissions on every core, in forked copies of this process, for
-    ``run_once`` to return; a run made there comes back without its namespace (None), which stays in the copy."""
+    """Run these (source_path, answers) submissions on every core, each core a fresh Python process, for
+    ``run_once`` to return; a run made there comes back without its namespace (None), which stays there.
+
+    Fresh processes, not forks: the test process may hold threads (a Dask client's, say) whose locks a fork
+    would copy held."""
     keys = [key for key in dict.fromkeys(_key(path, answers) for path, answers in submissions) if key not in _RUNS]
     workers = min(len(keys), os.cpu_count() or 1)
     if workers < 2:
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        _RUNS.update(zip(keys, pool.map(_run_in_a_copy, keys)))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        _RUNS.update(zip(keys, pool.map(_run_elsewhere, keys)))
 
 
-def _run_in_a_copy(key):
+def _run_elsewhere(key):
     run = run_notebook(key[0], dict(key[1]))
     run.namespace = None
     return run
