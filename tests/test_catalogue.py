@@ -33,7 +33,8 @@ def _grade_ids(assignment):
 @pytest.fixture(scope="module", autouse=True)
 def _selected_mistakes_run_ahead(request):
     """The selected catalogue cases run first on every core (the tests below then read their results)."""
-    run_ahead([(_notebook(assignment), mistake.cells) for assignment, mistake in selected(request, "assignment", "mistake")])
+    run_ahead([(_notebook(assignment), mistake.cells)
+               for assignment, mistake in selected(request, "assignment", "mistake")])
 
 
 # The issues ask for at least this many realistic mistakes per notebook.
