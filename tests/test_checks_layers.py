@@ -241,7 +241,8 @@ def _verdict(name, grade_id):
 def test_book_code_gets_full_marks():
     """The seed's Relu writes into dout, its SoftmaxWithLoss ignores dout: both are right and earn every point."""
     run = run_notebook(NOTEBOOK, BOOK)
-    assert run.failed == {} and all(v.ok for v in run.verdicts.values()) and len(run.verdicts) == 11
+    hidden = {c.metadata["nbgrader"]["grade_id"] for c in CELLS if "### BEGIN HIDDEN TESTS" in c.source}
+    assert run.failed == {} and all(v.ok for v in run.verdicts.values()) and set(run.verdicts) == hidden
 
 
 @pytest.mark.parametrize("name", NAMED)
