@@ -122,16 +122,17 @@ def run_once(source_path, answers=None):
 
 
 def run_ahead(submissions):
-    """Run these (source_path, answers) submissions on every core, each core a fresh Python process, for
-    ``run_once`` to return; a run made there comes back without its namespace (None), which stays there.
+    """Run these (source_path, answers) submissions on every core, in other processes, for ``run_once`` to
+    return; a run made there comes back without its namespace (None), which stays there.
 
-    Fresh processes, not forks: the test process may hold threads (a Dask client's, say) whose locks a fork
-    would copy held."""
+    The processes are forks of this one (ready at once) while it runs no other thread; else fresh Pythons,
+    as a fork would copy the locks that another thread (a Dask client's, say) holds."""
     keys = [key for key in dict.fromkeys(_key(path, answers) for path, answers in submissions) if key not in _RUNS]
     workers = min(len(keys), os.cpu_count() or 1)
     if workers < 2:
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    start = "fork" if threading.active_count() == 1 else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start)) as pool:
         _RUNS.update(zip(keys, pool.map(_run_elsewhere, keys)))
 
 
