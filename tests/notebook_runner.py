@@ -14,13 +14,14 @@ allow_errors), a cell that raises is recorded and the run carries on; so is a ce
 nbgrader's time limit, which is interrupted.
 """
 import contextlib
-import functools
 import io
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 
@@ -104,15 +105,41 @@ def _judged(name, bundles, error, verdicts, checks):
     return judge_cell(name, outputs, verdicts, checks)[0]
 
 
+_RUNS = {}  # (real source path, sorted answers) -> Run, for the whole test session
+
+
+def _key(source_path, answers):
+    return os.path.realpath(source_path), tuple(sorted((answers or {}).items()))
+
+
 def run_once(source_path, answers=None):
     """``run_notebook`` remembered for the test session: the catalogue's tests and the tests of the checks'
     messages share one run per submission.  The result is shared: read it, don't change it."""
-    return _remembered(os.path.realpath(source_path), tuple(sorted((answers or {}).items())))
+    key = _key(source_path, answers)
+    if key not in _RUNS:
+        _RUNS[key] = run_notebook(key[0], dict(key[1]))
+    return _RUNS[key]
 
 
-@functools.lru_cache(maxsize=None)
-def _remembered(source_path, answers):
-    return run_notebook(source_path, dict(answers))
+def run_ahead(submissions):
+    """Run these (source_path, answers) submissions on every core, in other processes, for ``run_once`` to
+    return; a run made there comes back without its namespace (None), which stays there.
+
+    The processes are forks of this one (ready at once) while it runs no other thread; else fresh Pythons,
+    as a fork would copy the locks that another thread (a Dask client's, say) holds."""
+    keys = [key for key in dict.fromkeys(_key(path, answers) for path, answers in submissions) if key not in _RUNS]
+    workers = min(len(keys), os.cpu_count() or 1)
+    if workers < 2:
+        return
+    start = "fork" if threading.active_count() == 1 else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start)) as pool:
+        _RUNS.update(zip(keys, pool.map(_run_elsewhere, keys)))
+
+
+def _run_elsewhere(key):
+    run = run_notebook(key[0], dict(key[1]))
+    run.namespace = None
+    return run
 
 
 def _execute(source, name, namespace):

@@ -23,7 +23,7 @@ from course.notes import CELLS_CHANGED, NOTEBOOK_TIME_LIMIT, TAMPERING
 from course.grading import GRADED, NOT_GRADED, table, write_csv
 from course.folders import Course
 from tests.adversarial import ALL_TESTS, ASSIGNMENT, CASES, SANDBOXED, attack_course
-from tests.conftest import ASSIGNMENTS
+from tests.conftest import ASSIGNMENTS, points
 
 BY_NAME = {case.name: case for case in CASES}
 TWICE = ("perfect", "random-state", "patch-during-test", "hard-coded", "infinite-loop", "mistake-mul")
@@ -33,6 +33,7 @@ RACY = tuple(case.name for case in CASES if case.racy)
 FEEDBACK = ("leak-hidden-test", "patch-during-test", "fake-partial-credit") + tuple(
     case.name for case in CASES if case.honest)
 WORKERS = 2
+FULL_MARKS = sum(points(ASSIGNMENT).values())
 # Attacks that still earn points on this branch: only the sandbox stops them (their bound waits for SANDBOXED).
 STILL_EARN = tuple(case.name for case in CASES if case.needs_sandbox and not SANDBOXED)
 # The test copy's limits: a short per-cell timeout keeps the loops cheap, 2 GiB keeps the 20 GB attempt safe.
@@ -133,7 +134,7 @@ def test_attack_earns_nothing_and_the_table_says_what_happened(batch, name):
         assert not result.flags, result.flags
     if result.status != GRADED:
         return
-    assert set(result.cells) == set(ALL_TESTS) and result.max_score == 13, result.cells
+    assert set(result.cells) == set(ALL_TESTS) and result.max_score == FULL_MARKS, result.cells
     problems = _unearned(case, result, batch["graded"])
     assert not problems, f"{case.what}: {'; '.join(problems)}"
     messages = batch["graded"][name]["messages"]
@@ -162,7 +163,7 @@ def test_the_reference_mistakes_are_mistakes(batch):
 @pytest.mark.pipeline
 def test_the_honest_student_is_graded_without_notes_or_flags(batch):
     perfect = batch["graded"]["perfect"]["result"]
-    assert perfect.status == GRADED and perfect.score == perfect.max_score == 13
+    assert perfect.status == GRADED and perfect.score == perfect.max_score == FULL_MARKS
     assert perfect.notes == [] and perfect.flags == []
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from course import cells
 from course.folders import Course
-from tests.conftest import ASSIGNMENTS, ROOT, catalogue
-from tests.notebook_runner import run_notebook, run_once
+from tests.conftest import ASSIGNMENTS, ROOT, catalogue, selected
+from tests.notebook_runner import run_ahead, run_notebook, run_once
 
 CATALOGUED = [a for a in ASSIGNMENTS if catalogue(a)]
 CASES = [(a, m) for a in CATALOGUED for m in catalogue(a)]
@@ -28,6 +28,13 @@ def _grade_ids(assignment):
     """(answer grade_ids, test grade_ids) of the assignment's source notebook."""
     nb = nbformat.read(_notebook(assignment), as_version=4)
     return set(cells.answer_ids(nb)), set(cells.test_ids(nb))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _selected_mistakes_run_ahead(request):
+    """The selected catalogue cases run first on every core (the tests below then read their results)."""
+    run_ahead([(_notebook(assignment), mistake.cells)
+               for assignment, mistake in selected(request, "assignment", "mistake")])
 
 
 # The issues ask for at least this many realistic mistakes per notebook.

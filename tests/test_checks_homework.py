@@ -99,8 +99,7 @@ def test_message_names_the_mistake(mistake):
 def test_points_sit_in_the_hidden_tests_and_the_graph_is_split_node_by_node():
     assert {g for g, p in TESTS.items() if p} == HIDDEN
     graph = {g: p for g, p in TESTS.items() if g.startswith("test_graph") or g == "test_sigmoid_piece"}
-    assert len(graph) == 6 and sum(graph.values()) == 11
-    assert sum(TESTS.values()) == 28
+    assert max(graph.values()) < sum(graph.values()) / 2, "partial credit, node by node"
 
 
 def _tests_after(answer):

@@ -241,7 +241,8 @@ def _verdict(name, grade_id):
 def test_book_code_gets_full_marks():
     """The seed's Relu writes into dout, its SoftmaxWithLoss ignores dout: both are right and earn every point."""
     run = run_notebook(NOTEBOOK, BOOK)
-    assert run.failed == {} and all(v.ok for v in run.verdicts.values()) and len(run.verdicts) == 11
+    hidden = {c.metadata["nbgrader"]["grade_id"] for c in CELLS if "### BEGIN HIDDEN TESTS" in c.source}
+    assert run.failed == {} and all(v.ok for v in run.verdicts.values()) and set(run.verdicts) == hidden
 
 
 @pytest.mark.parametrize("name", NAMED)
@@ -301,7 +302,7 @@ def test_relu_check_skips_entries_next_to_the_kink():
 def test_points_sit_in_the_hidden_tests():
     hidden = {c.metadata["nbgrader"]["grade_id"] for c in CELLS if "### BEGIN HIDDEN TESTS" in c.source}
     assert all((points > 0) == (grade_id in hidden) for grade_id, points in TESTS.items()), TESTS
-    assert all(points <= 4 for points in TESTS.values()) and sum(TESTS.values()) == 29
+    assert all(points <= 4 for points in TESTS.values()), TESTS
 
 
 def test_the_cases_discriminate_and_stay_clear_of_the_kink_by_construction():

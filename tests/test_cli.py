@@ -8,11 +8,12 @@ import sys
 import nbformat
 import pytest
 
-from tests.conftest import make_course_copy, submission_notebooks, write_submission
+from tests.conftest import make_course_copy, points, submission_notebooks, write_submission
 
 pytestmark = pytest.mark.pipeline
 
 ASSIGNMENT = "02-computation-graphs"
+FULL_MARKS = sum(points(ASSIGNMENT).values())
 
 
 def course_cmd(course, *args):
@@ -60,7 +61,7 @@ def test_grade_reports_a_status_for_every_submission(course):
     course, graded, _ = course
     out = graded.stdout
     assert graded.returncode == 1, "some submissions could not be graded: the command says so"
-    assert "alice" in out and "13/13" in out
+    assert "alice" in out and f"{FULL_MARKS}/{FULL_MARKS}" in out
     assert "bob/02-computation-graphs/computation_graphs.ipynb is corrupt" in out
     assert "found Untitled1.ipynb: the notebook must keep its name" in out
     assert "the folder holds no notebook" in out
@@ -78,7 +79,7 @@ def test_export_keeps_not_graded_apart_from_zero(course):
     done = course_cmd(course, "export")
     assert done.returncode == 0, done.stderr
     rows = {r["student"]: r for r in csv.DictReader(open(course.root / "grades.csv"))}
-    assert rows["alice"]["status"] == "graded" and float(rows["alice"]["score"]) == 13
+    assert rows["alice"]["status"] == "graded" and float(rows["alice"]["score"]) == FULL_MARKS
     for student in ("bob", "carol", "dave", "erin"):
         assert rows[student]["status"] == "not graded" and rows[student]["score"] == ""
         assert rows[student]["reason"]

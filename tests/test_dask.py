@@ -28,7 +28,7 @@ import pytest
 from course import cluster, submissions
 from course.grading import Grader
 from course.notes import GRADED_AGAIN
-from tests.conftest import write_submission
+from tests.conftest import points, write_submission
 from tests.test_parallel import ASSIGNMENT, clean_copy, comparable, gradebook_rows, scores
 
 pytestmark = pytest.mark.pipeline
@@ -197,7 +197,8 @@ def test_a_killed_worker_costs_a_new_try_and_the_table_says_so(killed_worker_run
     assert scores(slow) == scores(perfect), "graded in full on the other worker"
     [note] = [n for n in slow["notes"] if n["kind"] == GRADED_AGAIN]
     assert run["victim"] in note["detail"] and run["survivor"] in note["detail"]
-    assert re.search(r"^slow +13/13 \(graded again\) *$", output, re.MULTILINE), output
+    full = sum(points(ASSIGNMENT).values())
+    assert re.search(rf"^slow +{full}/{full} \(graded again\) *$", output, re.MULTILINE), output
     assert f"slow / {ASSIGNMENT}: graded again: worker {run['victim']}" in output, output
     # One submission in the gradebook, exactly as a sequential grading of the perfect notebook wrote it.
     rec = gradebook_rows(course, ["slow"])["slow"]

@@ -264,35 +264,68 @@ def test_layout_has_no_overlapping_nodes(build):
             assert pos[source][0] < pos[node.name][0], "edges go left to right"
 
 
-def test_layout_places_late_inputs_next_to_their_user():
-    pos = layout(graphs.apple_orange())
-    assert pos["tax"][0] == pos["price"][0] - 1
-    assert pos["apple"][0] == pos["orange_num"][0] == 0
+def users_of(g):
+    return {name: [node.name for node in g.nodes.values() if name in node.inputs] for name in g.nodes}
 
 
-def test_layout_of_the_homework_graph():
-    pos = layout(homework_like())
-    assert [pos[n][0] for n in ("x", "y", "h", "a", "n", "e", "d", "s", "q", "L")] == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
-    assert pos["w"][0] == 1 and pos["r"][0] == 2, "w sits next to both its users, r = w² next to w"
-    assert len({pos[n][1] for n in ("a", "n", "e", "d", "s")}) == 1, "the sigmoid's chain is one straight row"
-    assert pos["w"][1] - pos["r"][1] == pos["a"][1] - pos["w"][1] == 0.75, "w's two edges diverge evenly"
+@pytest.mark.parametrize("build", ALL_GRAPHS + [homework_like])
+def test_layout_keeps_every_edge_as_short_as_it_can(build):
+    """An op node one column right of its latest input; an input one column left of its first user, so that a
+    late input (a tax rate, the homework's w) sits next to where it is used, not at the far left."""
+    g = build()
+    pos, users = layout(g), users_of(g)
+    for name, node in g.nodes.items():
+        if node.is_input and users[name]:
+            assert pos[name][0] == min(pos[u][0] for u in users[name]) - 1, f"{name} is not next to its first user"
+        elif not node.is_input:
+            assert pos[name][0] == 1 + max(pos[i][0] for i in node.inputs), f"{name} is not next to its inputs"
 
 
-def test_long_edges_run_on_tracks_clear_of_the_nodes_they_pass():
+@pytest.mark.parametrize("build", PREBUILT + [homework_like])
+def test_chains_run_straight_and_a_fork_opens_evenly(build):
+    """In the course's graphs: a node fed by a value nothing else uses sits level with it (the homework's
+    sigmoid, four nodes in a row, is one straight line), and a value feeding two nodes of the next column sits
+    midway between them."""
+    g = build()
+    pos, users = layout(g), users_of(g)
+    for name, node in g.nodes.items():
+        if len(set(node.inputs)) == 1 and len(users[node.inputs[0]]) == 1:
+            assert pos[name][1] == pos[node.inputs[0]][1], f"{node.inputs[0]} → {name} is not level"
+        forks = set(users[name])
+        if len(forks) == 2 and all(pos[u][0] == pos[name][0] + 1 for u in forks):
+            upper, lower = sorted(pos[u][1] for u in forks)
+            assert pos[name][1] == approx((upper + lower) / 2), f"{name}'s two edges do not open evenly"
+
+
+@pytest.mark.parametrize("build", ALL_GRAPHS + [homework_like])
+def test_long_edges_run_on_tracks_clear_of_the_nodes_they_pass(build):
+    """An edge to the next column is straight; a longer one bends, right after its start and right before its end,
+    onto one level track that keeps a row clear of every node of the columns it passes (more below a node whose
+    constant hangs under it)."""
+    g = build()
+    pos = layout(g)
+    for (name, k), path in drawing.routes(g, pos).items():
+        start, end = pos[g.nodes[name].inputs[k]], pos[name]
+        assert path[0] == start and path[-1] == end
+        if end[0] - start[0] == 1:
+            assert path == [start, end], "short edges are straight"
+            continue
+        bends = path[1:-1]
+        assert {x for x, _ in bends} <= {start[0] + 1, end[0] - 1} and len({y for _, y in bends}) <= 1, path
+        track = bends[0][1] if bends else start[1]
+        for other, (x, y) in pos.items():
+            if start[0] < x < end[0]:
+                hangs = drawing.CONST_ROOM if g.nodes[other].const is not None else 0
+                clear = 1 - 1e-9  # rows, less float rounding
+                assert track >= y + clear or track <= y - clear - hangs, f"the edge into {name} runs by {other}"
+
+
+def test_the_homework_graph_needs_its_long_edges():
+    """The homework's h and r = w² are used far to the right: the test above has long edges to check."""
     g = homework_like()
     pos = layout(g)
-    paths = drawing.routes(g, pos)
-    chain = pos["a"][1]
-    h_to_q, r_to_l = paths["q", 1], paths["L", 1]
-    assert h_to_q[0] == pos["h"] and h_to_q[-1] == pos["q"] and r_to_l[0] == pos["r"] and r_to_l[-1] == pos["L"]
-    track = h_to_q[1][1]
-    assert [p[1] for p in h_to_q[1:-1]] == [track, track] and track >= chain + 1, "above the chain"
-    assert h_to_q[1][0] == pos["a"][0] and h_to_q[2][0] == pos["s"][0]
-    assert r_to_l[0][1] == r_to_l[1][1] <= chain - 1 - drawing.CONST_ROOM, "below the chain and its constants"
-    for node in g.nodes.values():
-        for k, source in enumerate(node.inputs):
-            if pos[node.name][0] - pos[source][0] == 1:
-                assert paths[node.name, k] == [pos[source], pos[node.name]], "short edges are straight"
+    assert [name for name, k in drawing.routes(g, pos) if pos[name][0] - pos[g.nodes[name].inputs[k]][0] > 1] \
+        == ["q", "L"]
 
 
 def test_a_value_feeding_several_nodes_shows_its_gradient_once():

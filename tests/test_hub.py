@@ -37,7 +37,8 @@ import pytest
 
 from course.submissions import solution_code
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import ROOT
+from tests.adversarial import MUL_TESTS
+from tests.conftest import ROOT, points
 from tests.hub_support import DEPLOY, Accounts, Hub, as_user, missing_prerequisites, remove_stale_accounts
 from mistakes.computation_graphs import MISTAKES
 
@@ -49,8 +50,10 @@ NOTEBOOK = "computation_graphs"
 COURSE_ID = "backprop"
 NOT_SWAPPED = next(m for m in MISTAKES if m.name == "mul_not_swapped")
 DIAGNOSIS = "the inputs are not swapped"     # what the feedback says about that mistake
-RIGHT_SCORE = "Score: 4.0 / 13.0"           # MulLayer's visible (1 point) and hidden test (3 points)
-WRONG_SCORE = "Score: 0.0 / 13.0"
+POINTS = points(ASSIGNMENT)
+# A student answers MulLayer only: right, the points of MulLayer's tests; wrong, none.
+RIGHT_SCORE = f"Score: {sum(POINTS[c] for c in MUL_TESTS):.1f} / {sum(POINTS.values()):.1f}"
+WRONG_SCORE = f"Score: 0.0 / {sum(POINTS.values()):.1f}"
 DONE = set()     # the steps that passed: a step whose predecessor failed is skipped, not failed twice
 
 

@@ -25,6 +25,7 @@ from course import cluster, sandbox, submission_files
 from course.grading import GRADED, Grader, Result, table, write_csv
 from course.folders import ROOT
 from tests.adversarial import ALL_WRONG, ASSIGNMENT, answers, attack_course
+from tests.conftest import points
 from tests.adversarial.wall import NEIGHBOUR, cases
 from tests.test_notebooks import _hidden_lines, _solution_lines
 
@@ -38,6 +39,7 @@ LIMITS = ("\nc.Execute.timeout = 30\nc.LimitedKernelManager.scratch_limit = 64 *
 BASELINE, NEXT = "baseline-wrong", "next-wrong"
 # What grading legitimately writes in a course folder.
 WRITTEN_BY_GRADING = ("autograded", "feedback", "gradebook.db", "gradebook.db-journal")
+FULL_MARKS = sum(points(ASSIGNMENT).values())
 
 
 def _digest(folder, skip=()):
@@ -215,7 +217,7 @@ def test_the_next_students_are_graded_exactly_as_without_the_attacks(wall):
     assert _messages(wall["course"], BASELINE) == _messages(wall["course"], NEXT)
     assert first.score == 0 and any(_messages(wall["course"], NEXT).values())
     neighbour = wall["results"][NEIGHBOUR]
-    assert (neighbour.status, neighbour.score, neighbour.notes, neighbour.flags) == (GRADED, 13, [], [])
+    assert (neighbour.status, neighbour.score, neighbour.notes, neighbour.flags) == (GRADED, FULL_MARKS, [], [])
     assert not any(_messages(wall["course"], NEIGHBOUR).values())
 
 
@@ -253,7 +255,7 @@ def test_grade_refuses_without_bubblewrap_and_labels_unsandboxed_grading(wall):
     assert refused.returncode == 2 and "apt-get install bubblewrap" in refused.stderr and "--no-sandbox" in refused.stderr
     graded = run("--no-sandbox")
     assert graded.returncode == 0, graded.stderr[-500:]
-    assert "13/13" in graded.stdout and "UNSANDBOXED: 1 of these submissions" in graded.stdout
+    assert f"{FULL_MARKS}/{FULL_MARKS}" in graded.stdout and "UNSANDBOXED: 1 of these submissions" in graded.stdout
 
 
 # -- parts that need no kernel --------------------------------------------------------------------
