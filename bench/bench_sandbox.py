@@ -3,8 +3,9 @@
 
 Builds K synthetic Part 2 submissions (as bench_grading.py does) and autogrades all of them with
 ``course.grading.Grader`` one after the other, with the sandbox and without it (``--no-sandbox``), in
-the same run and interleaved, each in a fresh process from a fresh gradebook.  Reports the time per
-submission both ways and their ratio; the two gradings must give every submission the same score.
+the same run and interleaved, each in a fresh process from a fresh gradebook, without spare kernels (they need
+the sandbox, so they would count for it).  Reports the time per submission both ways and their ratio; the two
+gradings must give every submission the same score.
 
     python bench/bench_sandbox.py [-k 8] [--repeat R]
 """
@@ -26,6 +27,7 @@ from course.grading import Grader
 from course.folders import Course
 course = Course(Path(sys.argv[1]))
 grader = Grader(course, log=lambda *a: None, sandbox=sys.argv[2] == "on")
+grader.api.config.GuardedExecute.spare_kernels = False  # spares need the sandbox: off both ways, the wall alone
 for student in course.students():
     grader.autograde(student, sys.argv[3])
 """
