@@ -132,8 +132,7 @@ class GuardedExecute(Execute):
         ok, answer = guard_answer(self.wait_for_reply(msg_id))
         if ok:
             return answer
-        problem = answer
-        self._event(TAMPERING, f"the grading guard failed at {action} ({problem})", cell)
+        self._event(TAMPERING, f"the grading guard failed at {action} ({answer})", cell)
         return ["the grading guard"] if action == "after_test" else []
 
     def _void(self, cell, name, why):
