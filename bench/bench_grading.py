@@ -3,9 +3,13 @@
 
 Builds K synthetic Part 2 submissions (correct, mistaken and adversarial, mixed) and measures, in one run:
 
-* **speed-up**: all K graded by plain ``nbgrader autograde`` (one process, one submission after the
-  other), then by ``course grade --jobs N`` (a local Dask cluster of N workers, course/cluster.py, in a
-  fresh process, cluster start-up included); the two must give every submission the same score;
+* **speed-up**: all K graded by plain ``nbgrader autograde`` one kernel at a time (spare kernels off:
+  truly sequential), by plain ``nbgrader autograde`` as configured (its spare kernel starts while a
+  notebook runs, so one process already uses a second core), and by ``course grade --jobs N`` (a local
+  Dask cluster of N workers, course/cluster.py, in a fresh process, cluster start-up included); every
+  grading must give every submission the same score.  The **ceiling** is what N cores give with no
+  engine at all: N sequential ``nbgrader autograde`` processes at once, each on its own 1/N of the
+  submissions in its own course copy (an instructor splitting the class by hand);
 * **overhead**: the honest submissions (correct and mistaken) autograded by ``course grade`` in one
   process (the guarded kernel, the scan, the notes: everything the course adds) and by plain ``nbgrader
   autograde``, against bare execution of the same notebooks with nbclient (NBGRADER_EXECUTION set as
@@ -133,11 +137,14 @@ def build_whole_course(folder, students):
     return course
 
 
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
 def timed(cmd, cwd):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -158,6 +165,30 @@ def _keep_best(best, name, seconds):
 def fresh_start(course, gradebook):
     shutil.copy(gradebook, course.root / "gradebook.db")
     shutil.rmtree(course.autograded, ignore_errors=True)
+
+
+def split_course(course, parts, folder):
+    """``parts`` copies of the course, each holding every parts-th student's submissions (for the ceiling)."""
+    students = course.students()
+    copies = []
+    for i in range(parts):
+        copy = Course(folder / f"part{i}")
+        shutil.copytree(course.root, copy.root, ignore=shutil.ignore_patterns("submitted", "autograded"))
+        for student in students[i::parts]:
+            shutil.copytree(course.submitted / student, copy.submitted / student)
+        copies.append(copy)
+    return copies
+
+
+def timed_at_once(cmd, folders):
+    """Seconds until ``cmd`` has finished in every folder, all started at once."""
+    env = _env()
+    start = time.perf_counter()
+    running = [subprocess.Popen(cmd, cwd=f, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for f in folders]
+    for process in running:
+        process.wait()
+    return time.perf_counter() - start
 
 
 def main(argv=None):
@@ -188,9 +219,19 @@ def main(argv=None):
         if whole:
             shutil.copy(whole.root / "gradebook.db", work / "whole-generated.db")
         best = {}
+        plain_cmd = [nbgrader, "autograde", ASSIGNMENT, "--force"]
+        sequential_cmd = plain_cmd + ["--GuardedExecute.spare_kernels=False"]
+        parts = split_course(course, args.jobs, work / "ceiling")
         for _ in range(args.repeat):  # interleaved, so that a busy spell does not favour one way
             fresh_start(course, generated)
-            _keep_best(best, "plain", timed([nbgrader, "autograde", ASSIGNMENT, "--force"], course.root))
+            _keep_best(best, "sequential", timed(sequential_cmd, course.root))
+            sequential_scores = scores(course)
+            for part in parts:
+                fresh_start(part, generated)
+            _keep_best(best, "ceiling", timed_at_once(sequential_cmd, [p.root for p in parts]))
+            ceiling_scores = {s: v for part in parts for s, v in scores(part).items()}
+            fresh_start(course, generated)
+            _keep_best(best, "plain", timed(plain_cmd, course.root))
             plain_scores = scores(course)
             fresh_start(course, generated)
             _keep_best(best, "cluster", timed(course_cmd + ["--jobs", str(args.jobs)], course.root))
@@ -208,12 +249,19 @@ def main(argv=None):
                 _keep_best(best, "whole", timed([sys.executable, "-c", GRADE_COURSE, str(whole.root),
                                                  str(args.jobs)], whole.root))
 
-        k, (plain, clustered, course_honest, plain_honest, bare_honest) = args.k, (
-            best[x] for x in ("plain", "cluster", "course_honest", "plain_honest", "bare_honest"))
+        k, (sequential, ceiling, plain, clustered, course_honest, plain_honest, bare_honest) = args.k, (
+            best[x] for x in ("sequential", "ceiling", "plain", "cluster", "course_honest", "plain_honest",
+                              "bare_honest"))
+        jobs = args.jobs
         print(f"\n{f'best of {args.repeat}' if args.repeat > 1 else '':48}{'total':>8}{'per submission':>16}")
-        print(f"{f'all {k}: plain nbgrader autograde':48}{plain:7.1f}s{plain / k:15.2f}s")
-        print(f"{f'all {k}: course grade --jobs {args.jobs}':48}{clustered:7.1f}s{clustered / k:15.2f}s"
-              f"   speed-up {plain / clustered:.2f}x (target >= 1.9 with 2 jobs on 2 cores)")
+        print(f"{f'all {k}: nbgrader autograde, one kernel at a time':48}{sequential:7.1f}s{sequential / k:15.2f}s")
+        print(f"{f'all {k}: {jobs} of those at once, on {k}/{jobs} each':48}{ceiling:7.1f}s{ceiling / k:15.2f}s"
+              f"   ceiling {sequential / ceiling:.2f}x")
+        print(f"{f'all {k}: nbgrader autograde, spare kernels on':48}{plain:7.1f}s{plain / k:15.2f}s"
+              f"   {sequential / plain:.2f}x")
+        print(f"{f'all {k}: course grade --jobs {jobs}':48}{clustered:7.1f}s{clustered / k:15.2f}s"
+              f"   speed-up {sequential / clustered:.2f}x (target >= 1.9 with 2 jobs on 2 cores), "
+              f"{ceiling / clustered:.0%} of the ceiling, {plain / clustered:.2f}x spare kernels alone")
         print(f"{f'{honest} honest: course grade, one process':48}{course_honest:7.1f}s{course_honest / honest:15.2f}s"
               f"   {course_honest / bare_honest:.2f}x bare (target <= 1.2)")
         print(f"{f'{honest} honest: plain nbgrader autograde':48}{plain_honest:7.1f}s{plain_honest / honest:15.2f}s"
@@ -224,12 +272,13 @@ def main(argv=None):
             print(f"{f'whole course: {n} notebooks x {args.course} students, --jobs {args.jobs}':48}"
                   f"{best['whole']:7.1f}s{best['whole'] / (n * args.course):15.2f}s"
                   f"   {best['whole'] / args.course:.1f} s per student")
-        same = plain_scores == cluster_scores
-        print(f"\nsame score for every submission in both gradings of all {k}: {'yes' if same else 'NO'}")
-        if not same:
-            for student in sorted(plain_scores):
-                if plain_scores[student] != cluster_scores.get(student):
-                    print(f"  {student}: {plain_scores[student]} vs {cluster_scores.get(student)}")
+        others = {"spare kernels": plain_scores, "the ceiling's": ceiling_scores, "course grade": cluster_scores}
+        same = all(other == sequential_scores for other in others.values())
+        print(f"\nsame score for every submission in all four gradings of all {k}: {'yes' if same else 'NO'}")
+        for name, other in others.items():
+            for student in sorted(sequential_scores):
+                if sequential_scores[student] != other.get(student):
+                    print(f"  {student}: {sequential_scores[student]} one at a time, {other.get(student)} in {name}")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return 0 if same else 1
     finally:
