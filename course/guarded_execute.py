@@ -95,7 +95,7 @@ class GuardedExecute(Execute):
         if not self.guarded:
             self.guarded = True
             if getattr(self.km, "warm", False):
-                self._guard("arrive", f"{sandbox.STAGING}/submission", cell=name)
+                self._guard("arrive", sandbox.STAGED_SUBMISSION, cell=name)
             else:
                 self._guard("install", str(ROOT), cell=name)
         if role == "given":

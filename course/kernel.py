@@ -145,8 +145,8 @@ class LimitedKernelManager(AsyncKernelManager):
 
     @property
     def staged_submission(self):
-        """Where, on this side, the files the sandbox starts with are; the kernel sees them at STAGING."""
-        return self._kernel_dir / "staging" / "submission"
+        """Where, on this side, a spare kernel's submission goes (the kernel sees it at STAGED_SUBMISSION)."""
+        return sandbox.staged_submission(self._kernel_dir / "staging")
 
 
 def guard_request(action, *args):

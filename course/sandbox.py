@@ -34,6 +34,7 @@ WORK = f"{SCRATCH}/submission"
 HOME = f"{SCRATCH}/home"
 IPC = f"{SCRATCH}/.kernel/ipc"   # the ZMQ ipc prefix: sockets are {IPC}-{port}
 STAGING = "/run/staging"         # read-only: what the grader copied in, copied to /tmp before the kernel starts
+STAGED_SUBMISSION = f"{STAGING}/{Path(WORK).name}"  # the submission as staged: where a spare kernel takes it
 CONNECTION = f"{Path(IPC).parent}/connection.json"  # the kernel rewrites it, so it is a copy on the tmpfs
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -188,10 +189,15 @@ def environment(env):
     return {k: v for k, v in env.items() if k in PASSED_ENV}
 
 
+def staged_submission(staging):
+    """Where, outside, the submission lies in ``staging``: the kernel sees it at STAGED_SUBMISSION."""
+    return Path(staging) / Path(STAGED_SUBMISSION).relative_to(STAGING)
+
+
 def stage(staging, submission, connection_file):
     """Fill ``staging``: the submission's copy, the connection file, and a HOME holding the grader's
     matplotlib font list (without it every kernel would spend seconds rebuilding it, and say so on stderr)."""
-    submission_files.copy(submission, Path(staging) / "submission")
+    submission_files.copy(submission, staged_submission(staging))
     for folder in ("home", Path(IPC).parent.name):
         (Path(staging) / folder).mkdir(mode=0o755)
     connection = Path(staging) / Path(CONNECTION).relative_to(SCRATCH)

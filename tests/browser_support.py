@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -40,6 +41,24 @@ def missing_browser():
     if not os.access(CHROMIUM, os.X_OK):
         return f"{CHROMIUM} is missing: {INSTALL_HINT}"
     return None
+
+
+def chromium_browser(tests, reason, artifacts, timeout_ms):
+    """A module fixture's body: headless Chromium for ``tests``, with a fresh ``artifacts`` folder for their
+    screenshots.  Without a browser (``reason``) they are skipped, and in CI, where they must run, failed."""
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{tests} must run in CI, but {reason}", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=timeout_ms)
+    shutil.rmtree(artifacts, ignore_errors=True)
+    artifacts.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def free_port():

@@ -2,12 +2,17 @@
 
 The pipeline tests run the real nbgrader (generate_assignment, autograde, generate_feedback) on the real
 notebooks.  Grading is the slow part, so every notebook's submissions (perfect, untouched, a spread of
-catalogued mistakes) are autograded once, in one worker process per notebook, and the tests read the results.
+catalogued mistakes) are autograded once, in one worker process per notebook, in the background from the
+moment the tests are collected, and the tests read the results.
 """
 import importlib
 import os
+import pickle
 import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -125,16 +130,61 @@ def _graded_assignments(items):
     return [a for a in ASSIGNMENTS if a in needed]
 
 
+class BackgroundGrading:
+    """The session's grading (see ``graded``), in a process of its own started as soon as the tests are
+    collected, at the lowest CPU priority: it takes the cores the tests before its first reader leave idle
+    (a browser waiting on a page, a hub on a login) and costs them nothing.  One worker process per notebook."""
+
+    def __init__(self, assignments):
+        self.folder = Path(tempfile.mkdtemp(prefix="course-graded-"))
+        self.roots = {a: make_course_copy(self.folder / a) for a in assignments}
+        self.pickled = self.folder / "results.pickle"
+        code = "import sys; from tests.conftest import grade_in_parallel; grade_in_parallel(sys.argv[1], sys.argv[2:])"
+        self.process = subprocess.Popen(
+            ["nice", "-n", "19", sys.executable, "-c", code, str(self.pickled), *(str(c.root) for c in self.roots.values())],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(self.folder / "stderr.txt", "w"), start_new_session=True)
+
+    def results(self):
+        """assignment -> (Course, {student: Result}), once the grading has finished."""
+        if self.process.wait() != 0:
+            pytest.fail(f"the session's grading failed:\n{(self.folder / 'stderr.txt').read_text()[-3000:]}")
+        results = pickle.loads(self.pickled.read_bytes())
+        return {a: (self.roots[a], results[a]) for a in self.roots}
+
+    def stop(self):
+        if self.process.poll() is None:  # the session ended early: its workers and kernels go too
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def grade_in_parallel(pickled, roots):
+    """The background process: each course copy's assignment graded at once, the results pickled."""
+    courses = [Course(Path(root)) for root in roots]
+    with ProcessPoolExecutor(max(1, min(len(courses), os.cpu_count() or 1))) as pool:
+        futures = {c.root.name: pool.submit(_grade_assignment, str(c.root), c.root.name) for c in courses}
+        Path(pickled).write_bytes(pickle.dumps({a: f.result() for a, f in futures.items()}))
+
+
+_BACKGROUND = []
+
+
+def pytest_collection_finish(session):
+    assignments = _graded_assignments(session.items)
+    if assignments and not session.config.option.collectonly:
+        _BACKGROUND.append(BackgroundGrading(assignments))
+
+
+def pytest_sessionfinish(session):
+    for grading in _BACKGROUND:
+        grading.stop()
+
+
 @pytest.fixture(scope="session")
-def graded(request, tmp_path_factory):
-    """assignment -> (Course, {student: Result}) for each assignment a selected test reads; each graded in its
-    own course copy, in parallel."""
-    assignments = _graded_assignments(request.session.items)
-    roots = {a: make_course_copy(tmp_path_factory.mktemp(a)) for a in assignments}
-    workers = max(1, min(len(assignments), os.cpu_count() or 1))
-    with ProcessPoolExecutor(workers) as pool:
-        futures = {a: pool.submit(_grade_assignment, str(c.root), a) for a, c in roots.items()}
-        return {a: (roots[a], f.result()) for a, f in futures.items()}
+def graded():
+    """assignment -> (Course, {student: Result}) for each assignment a selected test reads, each graded in its
+    own course copy (by the background grading the collection started)."""
+    return _BACKGROUND[0].results()
 
 
 # -- one marker for every test that starts a kernel or runs nbgrader ---------------------------------

@@ -9,9 +9,7 @@ Needs Debian's Chromium (`apt-get install -y --no-install-recommends chromium`) 
 them the tests skip, except in CI (CI=true), where they fail.
 """
 import base64
-import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -20,7 +18,7 @@ import pytest
 
 from course import submissions
 from course.widgets import SHOPPING
-from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, Lab, Notebook, copy_course, image_bytes, missing_browser,
+from tests.browser_support import (Lab, Notebook, chromium_browser, copy_course, image_bytes, missing_browser,
                                    open_lab)
 from tests.conftest import ASSIGNMENTS, ROOT
 
@@ -43,21 +41,8 @@ def _assignment(notebook):
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = missing_browser()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser tests must run in CI, but {reason}", pytrace=False)
-        pytest.skip(reason)
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=30_000)   # the kernel redraws a figure before a widget changes: give it time
-
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # the kernel redraws a figure before a widget changes: give it time
+    yield from chromium_browser("the browser tests", missing_browser(), ARTIFACTS, timeout_ms=30_000)
 
 
 @pytest.fixture(scope="module")

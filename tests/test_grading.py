@@ -7,6 +7,7 @@ import re
 import nbformat
 import pytest
 
+from course.notes import CELLS_CHANGED, TAMPERING
 from tests.conftest import ASSIGNMENTS, pipeline_mistakes
 
 CASES = [(a, m) for a in ASSIGNMENTS for m in pipeline_mistakes(a)]
@@ -104,3 +105,14 @@ def _tests_of(source, answers):
         elif meta.get("grade") and current in answers:
             tests.append(meta["grade_id"])
     return tests
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_guard_raises_no_false_alarm_on_the_mistake_catalogues(graded, assignment):
+    """Honest work, right or wrong, is never reported as tampering (the guard would void its tests)."""
+    course, results = graded[assignment]
+    assert {"perfect", "untouched"} <= set(results)
+    for student, result in results.items():
+        assert not [f for f in result.flags if f.kind == TAMPERING], (student, result.flags)
+        assert not [n for n in result.notes if n.kind != CELLS_CHANGED], (student, result.notes)

@@ -36,7 +36,7 @@ import nbformat
 import pytest
 
 from course.submissions import solution_code
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
+from tests.browser_support import chromium_browser
 from tests.adversarial import MUL_TESTS
 from tests.conftest import ROOT, points
 from tests.hub_support import DEPLOY, Accounts, Hub, as_user, missing_prerequisites, remove_stale_accounts
@@ -64,20 +64,7 @@ def after(step):
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = missing_prerequisites()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the hub test must run in CI, but {reason}", pytrace=False)
-        pytest.skip(reason)
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=60_000)
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from chromium_browser("the hub test", missing_prerequisites(), ARTIFACTS, timeout_ms=60_000)
 
 
 class Class:
