@@ -3,7 +3,7 @@
 The pipeline tests run the real nbgrader (generate_assignment, autograde, generate_feedback) on the real
 notebooks.  Grading is the slow part, so every notebook's submissions (perfect, untouched, a spread of
 catalogued mistakes) are autograded once, in one worker process per notebook, in the background from the
-moment the tests are collected, and the tests read the results.
+first test on (after the modules that keep every core busy themselves), and the tests read the results.
 """
 import importlib
 import os
@@ -131,8 +131,8 @@ def _graded_assignments(items):
 
 
 class BackgroundGrading:
-    """The session's grading (see ``graded``), in a process of its own started as soon as the tests are
-    collected, at the lowest CPU priority: it takes the cores the tests before its first reader leave idle
+    """The session's grading (see ``graded``), in a process of its own started early (see
+    ``pytest_runtest_setup``), at the lowest CPU priority: it takes the cores the tests before its first reader leave idle
     (a browser waiting on a page, a hub on a login) and costs them nothing.  One worker process per notebook."""
 
     def __init__(self, assignments):
@@ -168,25 +168,39 @@ def grade_in_parallel(pickled, roots):
         Path(pickled).write_bytes(pickle.dumps({a: f.result() for a, f in futures.items()}))
 
 
-_BACKGROUND = []
+class _Session:
+    assignments = []  # what the selected tests read of the session's grading
+    grading = None  # its BackgroundGrading, once started
+
+
+def _start_grading():
+    if _Session.grading is None and _Session.assignments:
+        _Session.grading = BackgroundGrading(_Session.assignments)
+    return _Session.grading
 
 
 def pytest_collection_finish(session):
-    assignments = _graded_assignments(session.items)
-    if assignments and not session.config.option.collectonly:
-        _BACKGROUND.append(BackgroundGrading(assignments))
+    _Session.assignments = [] if session.config.option.collectonly else _graded_assignments(session.items)
+
+
+def pytest_runtest_setup(item):
+    """Start the background grading at the first test outside a module that keeps every core busy itself
+    (``BUSY_CORES = True``, as the adversarial batch does): beside those, even at the lowest priority, it
+    would slow them down by more than it gains."""
+    if not getattr(item.module, "BUSY_CORES", False):
+        _start_grading()
 
 
 def pytest_sessionfinish(session):
-    for grading in _BACKGROUND:
-        grading.stop()
+    if _Session.grading is not None:
+        _Session.grading.stop()
 
 
 @pytest.fixture(scope="session")
 def graded():
     """assignment -> (Course, {student: Result}) for each assignment a selected test reads, each graded in its
-    own course copy (by the background grading the collection started)."""
-    return _BACKGROUND[0].results()
+    own course copy (by the background grading, started now if it has not been yet)."""
+    return _start_grading().results()
 
 
 # -- one marker for every test that starts a kernel or runs nbgrader ---------------------------------

@@ -33,7 +33,7 @@ from tests.test_parallel import ASSIGNMENT, clean_copy, comparable, gradebook_ro
 
 pytestmark = pytest.mark.pipeline
 
-SLEEP = 15  # seconds the slow submission sleeps: time to see it start and to kill its worker
+SLEEP = 8  # seconds the slow submission sleeps: time to see it start and to kill its worker (at 3 s)
 DASK = str(Path(sys.executable).parent / "dask")
 # As docs/cluster.md advises on busy machines: a starved process is not a dead one.
 ENV = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__TCP": "180s"}
