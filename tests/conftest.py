@@ -132,19 +132,21 @@ def _graded_assignments(items):
 
 class BackgroundGrading:
     """The session's grading (see ``graded``), in a process of its own started early (see
-    ``pytest_runtest_setup``), at the lowest CPU priority: it takes the cores the tests before its first reader leave idle
-    (a browser waiting on a page, a hub on a login) and costs them nothing.  One worker process per notebook."""
+    ``pytest_runtest_setup``), at the lowest CPU priority: it takes the cores the tests before its first
+    reader leave idle (a browser waiting on a page, a hub on a login) and costs them nothing.  One worker
+    process per notebook, each in its own course copy."""
 
     def __init__(self, assignments):
         self.folder = Path(tempfile.mkdtemp(prefix="course-graded-"))
         self.roots = {a: make_course_copy(self.folder / a) for a in assignments}
         self.pickled = self.folder / "results.pickle"
-        code = "import sys; from tests.conftest import grade_in_parallel; grade_in_parallel(sys.argv[1], sys.argv[2:])"
+        self.stderr = open(self.folder / "stderr.txt", "w")
+        code = "import sys; from tests.conftest import grade_in_parallel; grade_in_parallel(*sys.argv[1:])"
         # A process group of its own, to stop it with its workers and kernels; not a session of its own: Linux
         # gives each session (autogroup) an equal share of the CPU, whatever its niceness.
         self.process = subprocess.Popen(
-            ["nice", "-n", "19", sys.executable, "-c", code, str(self.pickled), *(str(c.root) for c in self.roots.values())],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(self.folder / "stderr.txt", "w"), process_group=0)
+            ["nice", "-n", "19", sys.executable, "-c", code, str(self.pickled), str(self.folder), *assignments],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.stderr, process_group=0)
 
     def results(self):
         """assignment -> (Course, {student: Result}), once the grading has finished."""
@@ -157,14 +159,15 @@ class BackgroundGrading:
         if self.process.poll() is None:  # the session ended early: its workers and kernels go too
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self.stderr.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def grade_in_parallel(pickled, roots):
-    """The background process: each course copy's assignment graded at once, the results pickled."""
-    courses = [Course(Path(root)) for root in roots]
-    with ProcessPoolExecutor(max(1, min(len(courses), os.cpu_count() or 1))) as pool:
-        futures = {c.root.name: pool.submit(_grade_assignment, str(c.root), c.root.name) for c in courses}
+def grade_in_parallel(pickled, folder, *assignments):
+    """The background process: each assignment graded in its course copy folder/<assignment>, all at once,
+    the results pickled."""
+    with ProcessPoolExecutor(max(1, min(len(assignments), os.cpu_count() or 1))) as pool:
+        futures = {a: pool.submit(_grade_assignment, str(Path(folder) / a), a) for a in assignments}
         Path(pickled).write_bytes(pickle.dumps({a: f.result() for a, f in futures.items()}))
 
 
