@@ -9,7 +9,9 @@ Builds K synthetic Part 2 submissions (correct, mistaken and adversarial, mixed)
   Dask cluster of N workers, course/cluster.py, in a fresh process, cluster start-up included); every
   grading must give every submission the same score.  The **ceiling** is what N cores give with no
   engine at all: N sequential ``nbgrader autograde`` processes at once, each on its own 1/N of the
-  submissions in its own course copy (an instructor splitting the class by hand);
+  submissions in its own course copy (an instructor splitting the class by hand).  Above both is the
+  machine's: N copies of a CPU-bound loop at once against one alone (a virtual machine's N cores need not
+  do N times the work);
 * **overhead**: the honest submissions (correct and mistaken) autograded by ``course grade`` in one
   process (the guarded kernel, the scan, the notes: everything the course adds) and by plain ``nbgrader
   autograde``, against bare execution of the same notebooks with nbclient (NBGRADER_EXECUTION set as
@@ -191,6 +193,23 @@ def timed_at_once(cmd, folders):
     return time.perf_counter() - start
 
 
+LOOP = "s = 0\nfor i in range(30_000_000):\n    s += i"
+
+
+def machine_ceiling(jobs, repeat=3):
+    """Throughputs of ``jobs`` copies of a CPU-bound loop at once against one alone, ``repeat`` times."""
+    ratios = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", LOOP], check=True)
+        alone = time.perf_counter() - start
+        start = time.perf_counter()
+        for copy in [subprocess.Popen([sys.executable, "-c", LOOP]) for _ in range(jobs)]:
+            copy.wait()
+        ratios.append(jobs * alone / (time.perf_counter() - start))
+    return ratios
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", type=int, default=24, help="number of submissions (default 24)")
@@ -210,6 +229,9 @@ def main(argv=None):
         print(f"Part 2 ({ASSIGNMENT}), {args.k} submissions: " + ", ".join(f"{n} {k}" for k, n in counts.items())
               + f"; {os.cpu_count()} CPUs")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        ratios = machine_ceiling(args.jobs)
+        print(f"the machine: {args.jobs} CPU-bound loops at once do {min(ratios):.2f}x to {max(ratios):.2f}x "
+              f"the work of one in the same time ({len(ratios)} tries)", flush=True)
 
         nbgrader = str(Path(sys.executable).parent / "nbgrader")
         course_cmd = [sys.executable, "-m", "course", "grade", ASSIGNMENT]
@@ -256,7 +278,7 @@ def main(argv=None):
         print(f"\n{f'best of {args.repeat}' if args.repeat > 1 else '':48}{'total':>8}{'per submission':>16}")
         print(f"{f'all {k}: nbgrader autograde, one kernel at a time':48}{sequential:7.1f}s{sequential / k:15.2f}s")
         print(f"{f'all {k}: {jobs} of those at once, on {k}/{jobs} each':48}{ceiling:7.1f}s{ceiling / k:15.2f}s"
-              f"   ceiling {sequential / ceiling:.2f}x")
+              f"   ceiling {sequential / ceiling:.2f}x (the machine's {min(ratios):.2f}x to {max(ratios):.2f}x)")
         print(f"{f'all {k}: nbgrader autograde, spare kernels on':48}{plain:7.1f}s{plain / k:15.2f}s"
               f"   {sequential / plain:.2f}x")
         print(f"{f'all {k}: course grade --jobs {jobs}':48}{clustered:7.1f}s{clustered / k:15.2f}s"

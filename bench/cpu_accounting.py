@@ -10,8 +10,7 @@ the machine's own count of busy time (/proc/stat) is printed next to the sum.
 
 Two cores give at most 2 / (cores the sequential run keeps busy) over it, and only if nothing is added:
 what the cluster adds per submission and once per run is in the table.  First of all, the machine's own
-ceiling: a pure-Python loop run alone and then N copies of it at once (on a virtual machine, N "cores" need
-not give N times the work; this is the most any grading can get from them).
+ceiling (bench_grading.machine_ceiling): a pure-Python loop alone and then N copies of it at once.
 
     python bench/cpu_accounting.py [-k 12] [--jobs 2]
 """
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_grading import ASSIGNMENT, _env, build_course, fresh_start  # noqa: E402
+from bench_grading import ASSIGNMENT, _env, build_course, fresh_start, machine_ceiling  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("kernels", "Dask workers and nannies", "the command's process", "sandbox (bwrap)", "other")
@@ -82,23 +81,6 @@ def account(cmd, cwd):
     for pid, seconds in cpu.items():
         totals[kinds.get(pid, "other")] += seconds
     return wall, busy, totals
-
-
-LOOP = "s = 0\nfor i in range(30_000_000):\n    s += i"
-
-
-def machine_ceiling(jobs, repeat=3):
-    """Throughputs of ``jobs`` copies of a CPU-bound loop at once against one alone, ``repeat`` times."""
-    ratios = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", LOOP], check=True)
-        alone = time.perf_counter() - start
-        start = time.perf_counter()
-        for copy in [subprocess.Popen([sys.executable, "-c", LOOP]) for _ in range(jobs)]:
-            copy.wait()
-        ratios.append(jobs * alone / (time.perf_counter() - start))
-    return ratios
 
 
 def report(title, k, wall, busy, totals):
