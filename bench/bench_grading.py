@@ -78,6 +78,10 @@ for path in sorted(Path(sys.argv[1]).glob(sys.argv[2] + "/*/*.ipynb")):
         NotebookClient(nbformat.read(path, as_version=4), timeout=60, kernel_name="python3", allow_errors=True,
                        resources={"metadata": {"path": str(folder)}}).execute()
 """
+NBGRADER = str(Path(sys.executable).parent / "nbgrader")
+PLAIN = [NBGRADER, "autograde", ASSIGNMENT, "--force"]  # plain nbgrader autograde, spare kernels on
+SEQUENTIAL = PLAIN + ["--GuardedExecute.spare_kernels=False"]  # one kernel at a time
+COURSE_GRADE = [sys.executable, "-m", "course", "grade", ASSIGNMENT]
 HONEST = "h*"  # student ids: h... for correct and mistaken submissions, a... for adversarial ones
 CATALOGUES = {"01-why-backprop": "why_backprop", "02-computation-graphs": "computation_graphs",
               "03-layers": "layers", "04-homework": "homework"}
@@ -196,8 +200,13 @@ def timed_at_once(cmd, folders):
 LOOP = "s = 0\nfor i in range(30_000_000):\n    s += i"
 
 
+def load_average():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine_ceiling(jobs, repeat=3):
-    """Throughputs of ``jobs`` copies of a CPU-bound loop at once against one alone, ``repeat`` times."""
+    """Throughputs of ``jobs`` copies of a CPU-bound loop at once against one alone, ``repeat`` times;
+    prints their range."""
     ratios = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -207,6 +216,8 @@ def machine_ceiling(jobs, repeat=3):
         for copy in [subprocess.Popen([sys.executable, "-c", LOOP]) for _ in range(jobs)]:
             copy.wait()
         ratios.append(jobs * alone / (time.perf_counter() - start))
+    print(f"the machine: {jobs} CPU-bound loops at once do {min(ratios):.2f}x to {max(ratios):.2f}x "
+          f"the work of one in the same time ({repeat} tries)", flush=True)
     return ratios
 
 
@@ -228,42 +239,35 @@ def main(argv=None):
         counts = {k: list(kinds.values()).count(k) for k in ("correct", "mistaken", "adversarial")}
         print(f"Part 2 ({ASSIGNMENT}), {args.k} submissions: " + ", ".join(f"{n} {k}" for k, n in counts.items())
               + f"; {os.cpu_count()} CPUs")
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        print(f"load average before: {load_average()}", flush=True)
         ratios = machine_ceiling(args.jobs)
-        print(f"the machine: {args.jobs} CPU-bound loops at once do {min(ratios):.2f}x to {max(ratios):.2f}x "
-              f"the work of one in the same time ({len(ratios)} tries)", flush=True)
 
-        nbgrader = str(Path(sys.executable).parent / "nbgrader")
-        course_cmd = [sys.executable, "-m", "course", "grade", ASSIGNMENT]
         honest_students = [s for s in sorted(kinds) if kinds[s] != "adversarial"]
         honest = len(honest_students)
         whole = build_whole_course(work / "whole", args.course) if args.course else None
         if whole:
             shutil.copy(whole.root / "gradebook.db", work / "whole-generated.db")
         best = {}
-        plain_cmd = [nbgrader, "autograde", ASSIGNMENT, "--force"]
-        sequential_cmd = plain_cmd + ["--GuardedExecute.spare_kernels=False"]
         parts = split_course(course, args.jobs, work / "ceiling")
         for _ in range(args.repeat):  # interleaved, so that a busy spell does not favour one way
             fresh_start(course, generated)
-            _keep_best(best, "sequential", timed(sequential_cmd, course.root))
+            _keep_best(best, "sequential", timed(SEQUENTIAL, course.root))
             sequential_scores = scores(course)
             for part in parts:
                 fresh_start(part, generated)
-            _keep_best(best, "ceiling", timed_at_once(sequential_cmd, [p.root for p in parts]))
+            _keep_best(best, "ceiling", timed_at_once(SEQUENTIAL, [p.root for p in parts]))
             ceiling_scores = {s: v for part in parts for s, v in scores(part).items()}
             fresh_start(course, generated)
-            _keep_best(best, "plain", timed(plain_cmd, course.root))
+            _keep_best(best, "plain", timed(PLAIN, course.root))
             plain_scores = scores(course)
             fresh_start(course, generated)
-            _keep_best(best, "cluster", timed(course_cmd + ["--jobs", str(args.jobs)], course.root))
+            _keep_best(best, "cluster", timed(COURSE_GRADE + ["--jobs", str(args.jobs)], course.root))
             cluster_scores = scores(course)
             fresh_start(course, generated)
-            _keep_best(best, "course_honest", timed(course_cmd + [a for s in honest_students
+            _keep_best(best, "course_honest", timed(COURSE_GRADE + [a for s in honest_students
                                                                    for a in ("--student", s)], course.root))
             fresh_start(course, generated)
-            _keep_best(best, "plain_honest", timed([nbgrader, "autograde", ASSIGNMENT, "--force",
-                                                    f"--student={HONEST}"], course.root))
+            _keep_best(best, "plain_honest", timed(PLAIN + [f"--student={HONEST}"], course.root))
             _keep_best(best, "bare_honest", timed([sys.executable, "-c", EXECUTE, str(course.submitted), HONEST],
                                                   course.root))
             if whole:
@@ -301,7 +305,7 @@ def main(argv=None):
             for student in sorted(sequential_scores):
                 if sequential_scores[student] != other.get(student):
                     print(f"  {student}: {sequential_scores[student]} one at a time, {other.get(student)} in {name}")
-        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"load average after: {load_average()}")
         return 0 if same else 1
     finally:
         if not args.keep:

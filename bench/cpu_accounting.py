@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_grading import ASSIGNMENT, _env, build_course, fresh_start, machine_ceiling  # noqa: E402
+from bench_grading import (COURSE_GRADE, SEQUENTIAL, _env, build_course, fresh_start, load_average,  # noqa: E402
+                           machine_ceiling)
 
 TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("kernels", "Dask workers and nannies", "the command's process", "sandbox (bwrap)", "other")
@@ -100,20 +101,14 @@ def main(argv=None):
     try:
         course, _ = build_course(work / "course", args.k)
         shutil.copy(course.root / "gradebook.db", work / "generated.db")
-        print(f"Part 2, {args.k} submissions; {os.cpu_count()} CPUs; load average before: "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-        ratios = machine_ceiling(args.jobs)
-        print(f"the machine: {args.jobs} CPU-bound loops at once do {min(ratios):.2f}x to {max(ratios):.2f}x "
-              f"the work of one in the same time ({len(ratios)} tries)", flush=True)
-        nbgrader = str(Path(sys.executable).parent / "nbgrader")
-        runs = [("nbgrader autograde, one kernel at a time",
-                 [nbgrader, "autograde", ASSIGNMENT, "--force", "--GuardedExecute.spare_kernels=False"]),
-                (f"course grade --jobs {args.jobs}",
-                 [sys.executable, "-m", "course", "grade", ASSIGNMENT, "--jobs", str(args.jobs)])]
+        print(f"Part 2, {args.k} submissions; {os.cpu_count()} CPUs; load average before: {load_average()}", flush=True)
+        machine_ceiling(args.jobs)
+        runs = [("nbgrader autograde, one kernel at a time", SEQUENTIAL),
+                (f"course grade --jobs {args.jobs}", COURSE_GRADE + ["--jobs", str(args.jobs)])]
         for title, cmd in runs:
             fresh_start(course, work / "generated.db")
             report(title, args.k, *account(cmd, course.root))
-        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"\nload average after: {load_average()}")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
