@@ -6,8 +6,10 @@ Builds K synthetic Part 2 submissions (correct, mistaken and adversarial, mixed)
 * **speed-up**: all K graded by plain ``nbgrader autograde`` one kernel at a time (spare kernels off:
   truly sequential), by plain ``nbgrader autograde`` as configured (its spare kernel starts while a
   notebook runs, so one process already uses a second core), and by ``course grade --jobs N`` (a local
-  Dask cluster of N workers, course/cluster.py, in a fresh process, cluster start-up included); every
-  grading must give every submission the same score.  The **ceiling** is what N cores give with no
+  Dask cluster of N workers, course/cluster.py, in a fresh process, cluster start-up included), and by
+  ``course grade --jobs N --draw-figures`` (every kernel draws the course's figures itself instead of
+  showing the release notebook's recording, course/figure_record.py: what the parallel engine alone gives);
+  every grading must give every submission the same score.  The **ceiling** is what N cores give with no
   engine at all: N sequential ``nbgrader autograde`` processes at once, each on its own 1/N of the
   submissions in its own course copy (an instructor splitting the class by hand).  Above both is the
   machine's: N copies of a CPU-bound loop at once against one alone (a virtual machine's N cores need not
@@ -264,6 +266,9 @@ def main(argv=None):
             _keep_best(best, "cluster", timed(COURSE_GRADE + ["--jobs", str(args.jobs)], course.root))
             cluster_scores = scores(course)
             fresh_start(course, generated)
+            _keep_best(best, "drawing", timed(COURSE_GRADE + ["--jobs", str(args.jobs), "--draw-figures"], course.root))
+            drawing_scores = scores(course)
+            fresh_start(course, generated)
             _keep_best(best, "course_honest", timed(COURSE_GRADE + [a for s in honest_students
                                                                    for a in ("--student", s)], course.root))
             fresh_start(course, generated)
@@ -288,6 +293,9 @@ def main(argv=None):
         print(f"{f'all {k}: course grade --jobs {jobs}':48}{clustered:7.1f}s{clustered / k:15.2f}s"
               f"   speed-up {sequential / clustered:.2f}x (target >= 1.9 with 2 jobs on 2 cores), "
               f"{ceiling / clustered:.0%} of the ceiling, {plain / clustered:.2f}x spare kernels alone")
+        print(f"{f'all {k}: course grade --jobs {jobs} --draw-figures':48}{best['drawing']:7.1f}s"
+              f"{best['drawing'] / k:15.2f}s   {sequential / best['drawing']:.2f}x (every kernel draws every figure: "
+              f"the record of course/figure_record.py makes the rest)")
         print(f"{f'{honest} honest: course grade, one process':48}{course_honest:7.1f}s{course_honest / honest:15.2f}s"
               f"   {course_honest / bare_honest:.2f}x bare (target <= 1.2)")
         print(f"{f'{honest} honest: plain nbgrader autograde':48}{plain_honest:7.1f}s{plain_honest / honest:15.2f}s"
@@ -298,9 +306,10 @@ def main(argv=None):
             print(f"{f'whole course: {n} notebooks x {args.course} students, --jobs {args.jobs}':48}"
                   f"{best['whole']:7.1f}s{best['whole'] / (n * args.course):15.2f}s"
                   f"   {best['whole'] / args.course:.1f} s per student")
-        others = {"spare kernels": plain_scores, "the ceiling's": ceiling_scores, "course grade": cluster_scores}
+        others = {"spare kernels": plain_scores, "the ceiling's": ceiling_scores, "course grade": cluster_scores,
+                  "course grade --draw-figures": drawing_scores}
         same = all(other == sequential_scores for other in others.values())
-        print(f"\nsame score for every submission in all four gradings of all {k}: {'yes' if same else 'NO'}")
+        print(f"\nsame score for every submission in all five gradings of all {k}: {'yes' if same else 'NO'}")
         for name, other in others.items():
             for student in sorted(sequential_scores):
                 if sequential_scores[student] != other.get(student):

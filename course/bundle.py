@@ -13,8 +13,8 @@ from course.folders import ROOT, Course, CourseError
 NAME = "backprop-course-student"
 # What the release notebooks import: the checks their tests call, numerical gradients, drawings, the data.
 # The catalogues in locale/ speak the Korean edition's messages.
-STUDENT_MODULES = ("__init__.py", "checks", "data.py", "diagnose.py", "drawing.py", "gradcheck.py", "graphs.py", "i18n.py", "locale",
-                   "widgets.py")
+STUDENT_MODULES = ("__init__.py", "checks", "data.py", "diagnose.py", "drawing.py", "figure_cache.py", "gradcheck.py",
+                   "graphs.py", "i18n.py", "locale", "widgets.py")
 FILES = ("requirements.txt", "run.py")
 
 PYPROJECT = """[build-system]

@@ -71,19 +71,28 @@ def grader_options(grader):
     return {"sandbox": grader.sandbox}
 
 
-def grade(grader, assignment, students, client=None, options=None):
+def grade(grader, assignment, students, client=None, options=None, figures=True):
     """Autograde here, one after the other, or on the Dask cluster of ``client``; each result is saved at once
-    (if the cluster is lost half-way, what was graded stays graded)."""
+    (if the cluster is lost half-way, what was graded stays graded).  ``figures``: see cluster.grade."""
     if client is None:
-        graded = (_autograde_here(grader, assignment, student, i, len(students))
-                  for i, student in enumerate(students, 1))
-    else:
-        from course import cluster
+        from course import figure_record
 
-        graded = cluster.grade(client, grader.course, assignment, students, options, progress=_progress)
+        with figure_record.recorded(grader.course, assignment, len(students), figures) as grader.figures:
+            try:
+                return _saved(grader.course, (_autograde_here(grader, assignment, student, i, len(students))
+                                              for i, student in enumerate(students, 1)))
+            finally:
+                grader.figures = ""  # the record's file goes with the block
+    from course import cluster
+
+    return _saved(grader.course, cluster.grade(client, grader.course, assignment, students, options,
+                                               progress=_progress, figures=figures))
+
+
+def _saved(course, graded):
     results = []
     for result in graded:
-        _save_status(grader.course, [result])
+        _save_status(course, [result])
         results.append(result)
     return results
 
@@ -172,9 +181,9 @@ def cmd_grade(grader, args):
         from course import cluster
 
         with cluster.connect(jobs=args.jobs, scheduler=args.scheduler) as client:
-            results = grade(grader, assignment, students, client, grader_options(grader))
+            results = grade(grader, assignment, students, client, grader_options(grader), figures=not args.draw_figures)
     else:
-        results = grade(grader, assignment, students)
+        results = grade(grader, assignment, students, figures=not args.draw_figures)
     print()
     print(table(results, [assignment]))
     return 0 if all(r.status in (GRADED, NO_SUBMISSION) for r in results) else 1
@@ -283,6 +292,9 @@ def main(argv=None):
                        help="grade on the Dask cluster of this scheduler (docs/cluster.md)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run submissions' code without the sandbox (it can then read and change the course folder)")
+    p.add_argument("--draw-figures", action="store_true",
+                   help="draw the course's figures in every submission's kernel (by default they are drawn once, "
+                        "from the release notebook, and each kernel shows that recording)")
     p = add_parser("feedback", help="write feedback HTML for what was graded")
     p.add_argument("assignment")
     p = add_parser("export", help="write the grades CSV")

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course import records
+from course import figure_record, records
 from course import submission_files
 from course.grading import NOT_GRADED, Grader, Result
 from course.notes import GRADED_AGAIN, Note
@@ -55,6 +55,7 @@ class Bundle:
     gradebook: bytes  # an SQLite gradebook with this assignment's definition only (cells, hidden tests)
     software: str  # software_digest() of the client: a worker with other grading code refuses
     options: dict = field(default_factory=dict)  # keyword arguments for the worker's Grader
+    figures: bytes = b""  # the release notebook's figures (course.figure_record), drawn once for every kernel
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,12 @@ class Graded:
     worker: str  # the address of the worker that graded it
 
 
-def grade(client, course, assignment, students, options=None, progress=None):
+def grade(client, course, assignment, students, options=None, progress=None, figures=True):
     """Autograde ``students``' submissions of ``assignment`` on the cluster of ``client`` (see :func:`connect`).
 
     Yields each submission's Result once it is written, in the order they finish; ``progress(i, n, text)``
-    is called then too.  ``options`` are keyword arguments for each worker's Grader.
+    is called then too.  ``options`` are keyword arguments for each worker's Grader.  ``figures``: show the
+    course's figures from one recording (course.figure_record) instead of drawing them in every kernel.
     """
     course.check_assignment(assignment)
     students = list(dict.fromkeys(students))
@@ -97,7 +99,8 @@ def grade(client, course, assignment, students, options=None, progress=None):
     if not students:
         return
     with contextlib.closing(here.api.gradebook) as main:
-        bundle = make_bundle(course, assignment, main, options or {})
+        bundle = make_bundle(course, assignment, main, options or {},
+                             figure_record.for_grading(course, assignment, len(students), figures))
         yield from _Run(client, course, bundle, main, students).results(progress)
 
 
@@ -146,7 +149,7 @@ def _local(jobs):
         yield client
 
 
-def make_bundle(course, assignment, main, options):
+def make_bundle(course, assignment, main, options, figures=b""):
     from nbgrader.api import Gradebook, MissingEntry
 
     try:
@@ -164,7 +167,7 @@ def make_bundle(course, assignment, main, options):
         with contextlib.closing(Gradebook(f"sqlite:///{path}", main.course_id)) as gb:
             records.restore_assignment(gb, definition)
         gradebook = path.read_bytes()
-    return Bundle(assignment, files, gradebook, software_digest(), dict(options))
+    return Bundle(assignment, files, gradebook, software_digest(), dict(options), figures)
 
 
 def _empty_gradebook(path, like):
@@ -315,7 +318,10 @@ def grade_on_worker(bundle, submission, topic):
             _unpack(course, bundle, submission)
             gradebook = Path(scratch) / "gradebook.db"
             gradebook.write_bytes(bundle.gradebook)
-            grader = Grader(course, log=lambda *a: None, **bundle.options)
+            figures = Path(tmp) / "figures.json"
+            figures.write_bytes(bundle.figures)
+            grader = Grader(course, log=lambda *a: None, figures=str(figures) if bundle.figures else "",
+                            **bundle.options)
             grader.api.coursedir.db_url = f"sqlite:///{gradebook}"
             if submission.prior is not None:  # regrading: start from what the course's gradebook holds
                 with contextlib.closing(grader.api.gradebook) as gb:

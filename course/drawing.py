@@ -7,6 +7,7 @@ import math
 
 import matplotlib.pyplot as plt
 
+from course import figure_cache
 from course.graphs import backward_order, topological
 
 # Layout is in columns and rows; sizes that decide readability (circles, gaps, fonts) are in points,
@@ -167,7 +168,8 @@ def draw(graph, backward=False, highlight=None, title=None, ax=None, steps=None,
         done, grads = set(backward_order(graph)[:steps]) if backward else set(), graph.grads
     pos = layout(graph)
     paths = routes(graph, pos)
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         ax = _new_axes(graph, pos, paths, title)
     else:
         _frame(ax, pos, paths)
@@ -196,7 +198,12 @@ def draw(graph, backward=False, highlight=None, title=None, ax=None, steps=None,
     out = graph.output
     _edge(ax, [pos[out], (pos[out][0] + 0.75, pos[out][1])], graph.values[out],
           grads[out] if backward else None, gaps=(RADIUS + 1, 0))
-    return ax.figure
+    if not own_figure:  # a panel of the caller's figure: the caller decides what the whole shows
+        return ax.figure
+    nodes = [[n.name, n.op, list(n.inputs), n.const, n.label] for n in graph.nodes.values()]
+    shown = [[name, k, g] for (name, k), g in graph.edge_grads.items()] if backward and not given else None
+    return figure_cache.remember(ax.figure, "draw", nodes, graph.values, grads, shown, sorted(done), backward,
+                                 given, highlight, title)
 
 
 def _circle(ax, node, at, lit):

@@ -76,10 +76,11 @@ def _num(x):
 class Grader:
     """nbgrader's API for one course folder, loaded once (each nbgrader command costs seconds of start-up)."""
 
-    def __init__(self, course=None, log=print, sandbox=True):
+    def __init__(self, course=None, log=print, sandbox=True, figures=""):
         self.course = course or Course()
         self.log = log
         self.sandbox = sandbox  # run every grading kernel in the sandbox (course.sandbox)
+        self.figures = figures  # the figures' record the kernels show (course.figure_record), or "": none
         self._api = None
 
     @property
@@ -156,6 +157,7 @@ class Grader:
             return Result(student, assignment, status, reason=reason, seconds=time.perf_counter() - start, flags=flags,
                           sandboxed=self.sandbox)
         EVENTS.pop((student, assignment), None)
+        self.api.config.LimitedKernelManager.figures = str(self.figures or "")
         out = self._quiet(self.api.autograde, assignment, student, force=True, create=True)
         events = EVENTS.pop((student, assignment), [])
         result = self.result(student, assignment)

@@ -61,13 +61,16 @@ class GuardedExecute(Execute):
         if not (self.spare_kernels and self.kernel_manager_class is LimitedKernelManager
                 and self.config.LimitedKernelManager.get("sandbox", True)):
             return None
-        settings = {k: {n: repr(v) for n, v in self.config.get(k, {}).items()} for k in ("KernelManager", "LimitedKernelManager")}
+        # The figures' record is staged when a spare is taken, like the submission: it is not the spare's setting.
+        settings = {k: {n: repr(v) for n, v in self.config.get(k, {}).items() if n != "figures"}
+                    for k in ("KernelManager", "LimitedKernelManager")}
         key = json.dumps([kernel, settings, self.extra_arguments, os.environ.get("NBGRADER_EXECUTION")], sort_keys=True)
         km = SPARES.take(key)
         SPARES.prepare(key, lambda: self.kernel_manager_class(kernel_name=kernel, config=self.config), self.extra_arguments)
         if km is not None:
             path = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
             submission_files.copy(path, km.staged_submission)
+            km.stage_figures(self.config.LimitedKernelManager.get("figures", ""))
             km.start_watchdog()
         return km
 

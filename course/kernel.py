@@ -26,9 +26,9 @@ import threading
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
-from course import sandbox
+from course import figure_cache, sandbox
 from course.folders import ROOT
 
 _KERNELS = itertools.count()  # numbers this process's kernels: consecutive ones run as different uids
@@ -57,6 +57,9 @@ class LimitedKernelManager(AsyncKernelManager):
     process_limit = Integer(_defaults.processes, help="Processes and threads in a sandbox.").tag(config=True)
     cpu_limit = Integer(_defaults.cpu_seconds, help="CPU seconds of each sandboxed process.").tag(config=True)
     scratch_limit = Integer(_defaults.scratch_bytes, help="Bytes a sandboxed kernel may write.").tag(config=True)
+    figures = Unicode("", help="The record of the release notebook's figures (course.figure_record) that the "
+                               "kernel shows instead of drawing them again, read-only; '' draws every figure."
+                      ).tag(config=True)
 
     overdue = False
     warm = False  # started before its submission was known (see Spares); the guard copies the files in
@@ -82,6 +85,9 @@ class LimitedKernelManager(AsyncKernelManager):
         env = kw.get("env") or os.environ
         path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         kw["env"] = {**env, "PYTHONHASHSEED": "0", "PYTHONSAFEPATH": "1", "PYTHONPATH": path}
+        # A spare is started before its record is staged: inside the sandbox the record's place is fixed.
+        if self.sandbox or self.figures:
+            kw["env"][figure_cache.CACHE_ENV] = sandbox.FIGURES if self.sandbox else self.figures
         cmd = [sys.executable, "-c", LAUNCHER, str(self.memory_limit), *kernel_cmd]
         if self.sandbox:
             await self._launch_sandboxed(cmd, kw)
@@ -100,6 +106,7 @@ class LimitedKernelManager(AsyncKernelManager):
     async def _launch_sandboxed(self, cmd, kw):
         staging = self._kernel_dir / "staging"
         sandbox.stage(staging, kw.pop("cwd", None) or os.getcwd(), self.connection_file)
+        self.stage_figures(self.figures)
         read_end, write_end = os.pipe()
         limits_ = sandbox.Limits(self.process_limit, self.cpu_limit, self.scratch_limit)
         wrapped = sandbox.command(cmd, staging, self.connection_file, write_end, limits_,
@@ -147,6 +154,15 @@ class LimitedKernelManager(AsyncKernelManager):
     def staged_submission(self):
         """Where, on this side, a spare kernel's submission goes (the kernel sees it at STAGED_SUBMISSION)."""
         return sandbox.staged_submission(self._kernel_dir / "staging")
+
+    def stage_figures(self, record):
+        """Put the figures' ``record`` (a file, or '': none) where this sandboxed kernel reads it, read-only."""
+        staged = sandbox.staged_figures(self._kernel_dir / "staging")
+        if record:
+            shutil.copyfile(record, staged)
+            os.chmod(staged, 0o644)  # for the sandbox's own uid, whatever the grader's umask
+        else:  # a spare staged for another assignment's grading
+            staged.unlink(missing_ok=True)
 
 
 def guard_request(action, *args):

@@ -36,6 +36,7 @@ IPC = f"{SCRATCH}/.kernel/ipc"   # the ZMQ ipc prefix: sockets are {IPC}-{port}
 STAGING = "/run/staging"         # read-only: what the grader copied in, copied to /tmp before the kernel starts
 STAGED_SUBMISSION = f"{STAGING}/{Path(WORK).name}"  # the submission as staged: where a spare kernel takes it
 CONNECTION = f"{Path(IPC).parent}/connection.json"  # the kernel rewrites it, so it is a copy on the tmpfs
+FIGURES = f"{STAGING}/figures.json"  # the record of figures drawn ahead (course.figure_cache), read-only
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # What programs and Python need of /etc (the loader's cache, time zone, fonts, users); not the rest of it.
@@ -44,7 +45,7 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf"
 # The kernel's environment starts empty: these pass through from the grader's (the rest, database URLs
 # and tokens among them, stays outside).
 PASSED_ENV = ("PYTHONHASHSEED", "PYTHONSAFEPATH", "PYTHONPATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
-              "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+              "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "COURSE_FIGURES")
 # Root's sandboxes run as a uid no account uses, two per grading process (a kernel and the spare started
 # for the next submission alternate), so that no two live kernels share a process count (RLIMIT_NPROC
 # counts per uid).
@@ -54,7 +55,8 @@ INSTALL = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fed
            "or grade without the sandbox with --no-sandbox (only for submissions you trust)")
 
 # Runs inside the sandbox before the kernel: become the sandbox's user, copy the staged files to the
-# scratch tmpfs, set the limits, start the kernel in the submission's copy.
+# scratch tmpfs (its folders; a file staged there, the figures' record, is read where it is), set the limits,
+# start the kernel in the submission's copy.
 INNER = (
     "import sys; del sys.path[0]\n"
     "import os, resource, shutil\n"
@@ -62,7 +64,8 @@ INNER = (
     "if int(uid):\n"
     "    os.setgroups([]); os.setgid(int(uid)); os.setuid(int(uid))\n"
     "for name in os.listdir(staging):\n"
-    "    shutil.copytree(os.path.join(staging, name), os.path.join(scratch, name), symlinks=True)\n"
+    "    if os.path.isdir(os.path.join(staging, name)):\n"
+    "        shutil.copytree(os.path.join(staging, name), os.path.join(scratch, name), symlinks=True)\n"
     "for name, value in (('NPROC', nproc), ('CPU', cpu), ('FSIZE', fsize)):\n"
     "    resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (int(value), int(value)))\n"
     "os.chdir(work)\n"
@@ -192,6 +195,11 @@ def environment(env):
 def staged_submission(staging):
     """Where, outside, the submission lies in ``staging``: the kernel sees it at STAGED_SUBMISSION."""
     return Path(staging) / Path(STAGED_SUBMISSION).relative_to(STAGING)
+
+
+def staged_figures(staging):
+    """Where, outside, the figures' record lies in ``staging``: the kernel sees it at FIGURES."""
+    return Path(staging) / Path(FIGURES).relative_to(STAGING)
 
 
 def stage(staging, submission, connection_file):

@@ -103,18 +103,22 @@ def write_submission(course, student, assignment, nb):
 
 def _grade_assignment(root, assignment):
     """Worker: generate one assignment in its own course copy, autograde every submission, make feedback."""
+    from course import figure_record
     from course.grading import Grader
 
     course = Course(Path(root))
     grader = Grader(course, log=lambda *a: None)
     grader.generate(assignment)
+    notebooks = submission_notebooks(course, assignment)
     results = {}
-    for student, nb in submission_notebooks(course, assignment).items():
-        write_submission(course, student, assignment, nb)
-        result = grader.autograde(student, assignment)
-        if result.status == "graded":
-            grader.feedback(student, assignment)
-        results[student] = result
+    # As `course grade` does for a class this size: the course's figures come from one recording.
+    with figure_record.recorded(course, assignment, len(notebooks)) as grader.figures:
+        for student, nb in notebooks.items():
+            write_submission(course, student, assignment, nb)
+            result = grader.autograde(student, assignment)
+            if result.status == "graded":
+                grader.feedback(student, assignment)
+            results[student] = result
     return results
 
 
