@@ -3,6 +3,7 @@ import ast
 import re
 
 SHELL_MAGICS = re.compile(r"^\s*(!|%%?(system|sx|bash|sh|script|writefile|run|load)\b)")
+PARSE_TRIES = 3
 
 
 def source_code(source):
@@ -15,11 +16,18 @@ def source_code(source):
 
 
 def parse(source):
+    """The cell's syntax tree, or None if it is not Python."""
     code, _ = source_code(source)
-    try:
-        return ast.parse(code)
-    except SyntaxError:
-        return None
+    for attempt in range(PARSE_TRIES):
+        try:
+            return ast.parse(code)
+        except SyntaxError:
+            return None
+        except SystemError as exc:
+            # CPython 3.11 now and then miscounts its AST constructor's depth in a threaded process (a Dask
+            # worker: python/cpython#106905) and refuses a tree it has built; parsing again succeeds.
+            if "recursion depth mismatch" not in str(exc) or attempt == PARSE_TRIES - 1:
+                raise
 
 
 def names_used(source):
