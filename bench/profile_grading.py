@@ -7,7 +7,7 @@ kernel's start and stop, and its cells, in which the grader waits for the kernel
 calls into the kernel, nbgrader's sanitizing steps and gradebook work, reading notebooks, the static
 scan.  Phases nest (the guard runs inside the cells' time), so the lines do not add up.
 
-    python bench/profile_grading.py [--repeat R] [--top N]
+    python bench/profile_grading.py [--repeat R] [--top N] [--draw-figures]
 """
 import argparse
 import cProfile
@@ -24,7 +24,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course import submissions  # noqa: E402
+from course import figure_record, submissions  # noqa: E402
 from course.grading import Grader  # noqa: E402
 from course.folders import Course  # noqa: E402
 
@@ -65,6 +65,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=0, help="also print the N functions with the most own time")
+    parser.add_argument("--draw-figures", action="store_true",
+                        help="every kernel draws the course's figures (as `course grade --draw-figures`)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="profile-grading-"))
     try:
@@ -79,6 +81,10 @@ def main(argv=None):
         folder = course.submitted / "perfect" / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(submissions.perfect(source, release), folder / course.notebook_names(ASSIGNMENT)[0])
+        if not args.draw_figures:  # as `course grade` does for a class: the course's figures recorded once
+            record = work / "figures.json"
+            record.write_bytes(figure_record.record(course, ASSIGNMENT))
+            grader.figures = str(record)
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         grader.autograde("perfect", ASSIGNMENT)  # imports, caches
         profile = cProfile.Profile()
@@ -90,7 +96,9 @@ def main(argv=None):
         wall = (time.perf_counter() - start) / args.repeat
         stats = pstats.Stats(profile)
         times = {label: cumulative(stats, function) / args.repeat for label, function in phases()}
-        print(f"Part 2, perfect submission ({result.summary()}), mean of {args.repeat}: {wall:.2f} s wall")
+        figures = "drawn in the kernel" if args.draw_figures else "shown from the record"
+        print(f"Part 2, perfect submission ({result.summary()}), figures {figures}, mean of {args.repeat}: "
+              f"{wall:.2f} s wall")
         for label, seconds in times.items():
             print(f"  {label:48}{seconds:6.2f} s")
         run, cells = times["running the notebook (GuardedExecute.preprocess)"], times["  its cells (GuardedExecute.preprocess_cell)"]
