@@ -181,7 +181,8 @@ def cmd_grade(grader, args):
         from course import cluster
 
         with cluster.connect(jobs=args.jobs, scheduler=args.scheduler) as client:
-            results = grade(grader, assignment, students, client, grader_options(grader), figures=not args.draw_figures)
+            results = grade(grader, assignment, students, client, grader_options(grader),
+                            figures=not args.draw_figures)
     else:
         results = grade(grader, assignment, students, figures=not args.draw_figures)
     print()

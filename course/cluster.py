@@ -319,7 +319,8 @@ def grade_on_worker(bundle, submission, topic):
             gradebook = Path(scratch) / "gradebook.db"
             gradebook.write_bytes(bundle.gradebook)
             figures = Path(tmp) / "figures.json"
-            figures.write_bytes(bundle.figures)
+            if bundle.figures:
+                figures.write_bytes(bundle.figures)
             grader = Grader(course, log=lambda *a: None, figures=str(figures) if bundle.figures else "",
                             **bundle.options)
             grader.api.coursedir.db_url = f"sqlite:///{gradebook}"

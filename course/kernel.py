@@ -85,9 +85,8 @@ class LimitedKernelManager(AsyncKernelManager):
         env = kw.get("env") or os.environ
         path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         kw["env"] = {**env, "PYTHONHASHSEED": "0", "PYTHONSAFEPATH": "1", "PYTHONPATH": path}
-        # A spare is started before its record is staged: inside the sandbox the record's place is fixed.
-        if self.sandbox or self.figures:
-            kw["env"][figure_cache.CACHE_ENV] = sandbox.FIGURES if self.sandbox else self.figures
+        if self.figures and not self.sandbox:  # a sandbox names its own staged copy (course.sandbox.FIGURES)
+            kw["env"][figure_cache.CACHE_ENV] = self.figures
         cmd = [sys.executable, "-c", LAUNCHER, str(self.memory_limit), *kernel_cmd]
         if self.sandbox:
             await self._launch_sandboxed(cmd, kw)
@@ -106,7 +105,8 @@ class LimitedKernelManager(AsyncKernelManager):
     async def _launch_sandboxed(self, cmd, kw):
         staging = self._kernel_dir / "staging"
         sandbox.stage(staging, kw.pop("cwd", None) or os.getcwd(), self.connection_file)
-        self.stage_figures(self.figures)
+        if not self.warm:  # a spare gets its record when it is taken, with its submission
+            self.stage_figures(self.figures)
         read_end, write_end = os.pipe()
         limits_ = sandbox.Limits(self.process_limit, self.cpu_limit, self.scratch_limit)
         wrapped = sandbox.command(cmd, staging, self.connection_file, write_end, limits_,
@@ -157,12 +157,10 @@ class LimitedKernelManager(AsyncKernelManager):
 
     def stage_figures(self, record):
         """Put the figures' ``record`` (a file, or '': none) where this sandboxed kernel reads it, read-only."""
-        staged = sandbox.staged_figures(self._kernel_dir / "staging")
         if record:
+            staged = sandbox.staged_figures(self._kernel_dir / "staging")
             shutil.copyfile(record, staged)
             os.chmod(staged, 0o644)  # for the sandbox's own uid, whatever the grader's umask
-        else:  # a spare staged for another assignment's grading
-            staged.unlink(missing_ok=True)
 
 
 def guard_request(action, *args):

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from course import submission_files
+from course import figure_cache, submission_files
 from course.folders import ROOT
 
 # Grader-only code inside the course package (the judge's expected values): the kernel sees an empty folder.
@@ -45,7 +45,7 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf"
 # The kernel's environment starts empty: these pass through from the grader's (the rest, database URLs
 # and tokens among them, stays outside).
 PASSED_ENV = ("PYTHONHASHSEED", "PYTHONSAFEPATH", "PYTHONPATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
-              "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "COURSE_FIGURES")
+              "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # Root's sandboxes run as a uid no account uses, two per grading process (a kernel and the spare started
 # for the next submission alternate), so that no two live kernels share a process count (RLIMIT_NPROC
 # counts per uid).
@@ -169,6 +169,8 @@ def command(kernel_cmd, staging, connection_file, info_fd, limits=Limits(), uid=
     made = set()
     args = [bwrap(), *_namespaces(), "--die-with-parent", "--new-session", "--info-fd", str(info_fd),
             "--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", HOME, "--setenv", "USER", "student",
+            # where the figures' record is once staged (a spare kernel gets it only when it is taken)
+            "--setenv", figure_cache.CACHE_ENV, FIGURES,
             "--setenv", "PATH", f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
             *_system()]
     for name in ETC:
